@@ -1,0 +1,37 @@
+"""``/health`` and ``/api/v1/health``."""
+
+from __future__ import annotations
+
+import logging
+
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, json
+from tortoise import connections
+
+from .. import __version__
+
+bp = Blueprint("health")
+log = logging.getLogger("pichr_appliance")
+
+
+@bp.get("/health", name="health")
+@bp.get("/api/v1/health", name="api_health")
+async def health(request: Request) -> HTTPResponse:
+    out = {"status": "ok", "version": __version__, "database": "ok", "storage": "ok"}
+    try:
+        await connections.get("default").execute_query("SELECT 1")
+    except Exception as exc:
+        log.warning("health: database check failed: %s", exc)
+        out["database"] = "unavailable"
+    try:
+        await request.app.ctx.storage.health()
+    except Exception as exc:
+        log.warning("health: storage check failed: %s", exc)
+        out["storage"] = "unavailable"
+    if out["database"] != "ok" or out["storage"] != "ok":
+        failing = [k for k in ("database", "storage") if out[k] != "ok"]
+        out["status"] = "unavailable"
+        out["error"] = f"{' and '.join(failing)} unavailable"
+        out["code"] = "service_unavailable"
+        return json(out, status=503)
+    return json(out)

@@ -1,0 +1,88 @@
+"""``create_app(settings)``: the one place where the appliance is wired together."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sanic import Request, Sanic
+from sanic.response import HTTPResponse
+
+from . import __version__
+from .api import BLUEPRINTS
+from .config import ConfigError, Settings, ensure_data_dir
+from .db import close_db, init_db
+from .errors import handle_exception
+from .plugins import call_async, get_plugin_manager
+from .security import Passwords, Tokens
+from .storage.base import StorageBackend
+
+log = logging.getLogger("pichr_appliance")
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+def choose_storage(settings: Settings, pm: Any) -> StorageBackend:
+    """Instantiate the backend named by ``storage.backend`` from the registered ones."""
+    available: dict[str, type[StorageBackend]] = {}
+    for classes in pm.hook.register_storage_backends(settings=settings):
+        for cls in classes or []:
+            available[cls.name] = cls
+    backend = settings.storage.backend
+    if backend not in available:
+        raise ConfigError(
+            f"storage.backend: no backend named {backend!r}; available: "
+            f"{', '.join(sorted(available)) or 'none'} (install the plugin that provides it)"
+        )
+    return available[backend](settings)
+
+
+def create_app(settings: Settings, *, name: str = "pichr_appliance") -> Sanic:
+    """Build the Sanic application for ``settings`` (picklable; called in every worker)."""
+    ensure_data_dir(settings)
+    pm = get_plugin_manager(settings)
+    app = Sanic(name)
+    app.config.REQUEST_MAX_SIZE = settings.server.max_json_bytes
+    app.config.REQUEST_TIMEOUT = settings.server.request_timeout
+    app.config.RESPONSE_TIMEOUT = max(settings.server.request_timeout, 60)
+    app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.config.TOUCHUP = False
+    app.config.AUTO_EXTEND = False
+    app.config.ACCESS_LOG = False
+    app.ctx.settings = settings
+    app.ctx.pm = pm
+    app.ctx.storage = choose_storage(settings, pm)
+    app.ctx.passwords = Passwords(settings.auth)
+    app.ctx.tokens = Tokens(settings.auth.secret, settings.auth.access_token_ttl)
+    app.ctx.version = __version__
+
+    for bp in BLUEPRINTS:
+        app.blueprint(bp)
+    app.error_handler.add(Exception, handle_exception)
+
+    @app.before_server_start
+    async def _open(app: Sanic) -> None:
+        await init_db(settings, pm)
+        await app.ctx.storage.startup()
+        await call_async(pm.hook.startup, app=app)
+
+    @app.after_server_stop
+    async def _close(app: Sanic) -> None:
+        try:
+            await call_async(pm.hook.shutdown, app=app)
+            await app.ctx.storage.shutdown()
+        finally:
+            await close_db()
+
+    @app.on_response
+    async def _headers(request: Request, response: HTTPResponse) -> None:
+        for key, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(key, value)
+        if response.content_type == "application/json":
+            response.content_type = "application/json; charset=utf-8"
+
+    return app

@@ -1,0 +1,204 @@
+"""The ``pichr-appliance`` command line (click). Commands call the services directly."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import multiprocessing
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import click
+
+from . import __version__
+from .config import ConfigError, Settings, ensure_data_dir, load_settings, masked
+from .errors import ApiError
+
+log = logging.getLogger("pichr_appliance")
+
+
+class State:
+    """Options collected from the group and the subcommand (the subcommand wins)."""
+
+    def __init__(self) -> None:
+        self.data_dir: str | None = None
+        self.config: str | None = None
+        self.overrides: list[str] = []
+        self._settings: Settings | None = None
+
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(
+                config_file=self.config, data_dir=self.data_dir, overrides=self.overrides
+            )
+        return self._settings
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    state = ctx.ensure_object(State)
+    if param.name == "data_dir" and value is not None:
+        state.data_dir = value
+    elif param.name == "config" and value is not None:
+        state.config = value
+    elif param.name == "setting" and value:
+        state.overrides.extend(value)
+    return value
+
+
+def common_options(fn: Callable) -> Callable:
+    """``--data-dir``, ``--config`` and ``-s section.key=value`` on every command."""
+    options = [
+        click.option("--data-dir", type=click.Path(file_okay=False), envvar="PICHR_DATA_DIR",
+                     expose_value=False, callback=_remember, is_eager=True,
+                     help="Data directory (default ./pichr-data)."),
+        click.option("--config", type=click.Path(dir_okay=False), envvar="PICHR_CONFIG",
+                     expose_value=False, callback=_remember, is_eager=True,
+                     help="TOML configuration file."),
+        click.option("-s", "--setting", multiple=True, expose_value=False, callback=_remember,
+                     is_eager=True, metavar="SECTION.KEY=VALUE",
+                     help="Override a setting (repeatable)."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def settings_from(ctx: click.Context) -> Settings:
+    try:
+        return ctx.ensure_object(State).settings()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def run_with_db(settings: Settings, fn: Callable[..., Coroutine[Any, Any, Any]]) -> Any:
+    """Run ``fn()`` with the database migrated and open; service errors become CLI errors."""
+    from .db import database
+    from .plugins import get_plugin_manager
+
+    async def main() -> Any:
+        ensure_data_dir(settings)
+        pm = get_plugin_manager(settings)
+        async with database(settings, pm):
+            return await fn()
+
+    try:
+        return asyncio.run(main())
+    except ApiError as exc:
+        raise click.ClickException(exc.message) from None
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def emit(data: Any, as_json: bool, text: str | None = None) -> None:
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+    else:
+        click.echo(text if text is not None else json.dumps(data, indent=2))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pichr-appliance")
+@common_options
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """pichr-appliance: a self-hosted image host that speaks the Pichr API."""
+    ctx.ensure_object(State)
+
+
+@cli.command()
+@common_options
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default 8787).")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Worker processes.")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None) -> None:
+    """Run the HTTP server (migrations are applied first)."""
+    from sanic import Sanic
+    from sanic.worker.loader import AppLoader
+
+    from .app import create_app
+    from .db import run_migrations
+    from .plugins import get_plugin_manager
+
+    settings = settings_from(ctx)
+    if host is not None:
+        settings.server.host = host
+    if port is not None:
+        settings.server.port = port
+    if workers is not None:
+        settings.server.workers = workers
+    logging.basicConfig(level=settings.server.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        ensure_data_dir(settings)
+        pm = get_plugin_manager(settings)
+        asyncio.run(run_migrations(settings, pm))
+        loader = AppLoader(factory=functools.partial(create_app, settings))
+        app = loader.load()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    app.prepare(
+        host=settings.server.host, port=settings.server.port, workers=settings.server.workers,
+        motd=False, access_log=False, single_process=False,
+    )
+    click.echo(
+        f"pichr-appliance {__version__} serving {settings.public_url} "
+        f"(listening on {settings.server.host}:{settings.server.port}, "
+        f"{settings.server.workers} worker(s), data in {settings.data_path}, "
+        f"storage {settings.storage.backend}, database {settings.database_url.split(':')[0]})"
+    )
+    sys.stdout.flush()
+    Sanic.serve(primary=app, app_loader=loader)
+
+
+@cli.command()
+@common_options
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Apply pending database migrations."""
+    from .db import run_migrations
+    from .plugins import get_plugin_manager
+
+    settings = settings_from(ctx)
+    ensure_data_dir(settings)
+    asyncio.run(run_migrations(settings, get_plugin_manager(settings)))
+    click.echo("migrations applied")
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Inspect the configuration."""
+
+
+@config_group.command("show")
+@common_options
+@click.pass_context
+def config_show(ctx: click.Context) -> None:
+    """Print the effective settings as JSON, secrets masked."""
+    click.echo(json.dumps(masked(settings_from(ctx)), indent=2))
+
+
+from .cli_users import user  # noqa: E402  (the user command group lives in its own module)
+
+cli.add_command(user)
+
+
+def _load_plugin_commands() -> None:
+    """Let plugins add commands; a bad configuration must not break ``--help``."""
+    try:
+        from .plugins import get_plugin_manager
+
+        settings = load_settings()
+        get_plugin_manager(settings).hook.register_commands(cli=cli)
+    except Exception as exc:  # pragma: no cover - reported, never fatal for the CLI
+        log.debug("plugin commands not loaded: %s", exc)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    multiprocessing.freeze_support()
+    _load_plugin_commands()
+    cli(prog_name="pichr-appliance")

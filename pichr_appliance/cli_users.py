@@ -1,0 +1,201 @@
+"""``pichr-appliance user ...``: account administration from the shell."""
+
+from __future__ import annotations
+
+import click
+
+from .cli import common_options, emit, run_with_db, settings_from
+from .models import ROLES
+
+
+@click.group()
+def user() -> None:
+    """Manage accounts."""
+
+
+def _passwords(settings):
+    from .security import Passwords
+
+    return Passwords(settings.auth)
+
+
+@user.command("create")
+@common_options
+@click.option("--email", required=True)
+@click.option("--username", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="Prompted for when omitted.")
+@click.option("--role", type=click.Choice(ROLES), default="user", show_default=True)
+@click.option("--plan", default=None, help="free, pro, enterprise (default: auth.default_plan)")
+@click.option("--first-name", default="")
+@click.option("--last-name", default="")
+@click.option("--age-confirmed/--no-age-confirmed", default=False)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def create(ctx, email, username, password, role, plan, first_name, last_name, age_confirmed,
+           as_json):
+    """Create an account."""
+    from .services import accounts
+
+    settings = settings_from(ctx)
+
+    async def go():
+        u = await accounts.create_user(
+            settings, _passwords(settings), email=email, username=username, password=password,
+            role=role, plan=plan, first_name=first_name, last_name=last_name,
+            age_confirmed=age_confirmed,
+        )
+        from .plugins import fire_event, get_plugin_manager
+
+        await fire_event(get_plugin_manager(settings).hook.user_created, app=None, user=u)
+        return accounts.user_json(u)
+
+    data = run_with_db(settings, go)
+    emit(data, as_json, f"created {data['id']} ({data['username']}, {data['role']}, "
+                        f"{data['plan']})")
+
+
+@user.command("list")
+@common_options
+@click.option("--search", "q", default=None, help="Filter by email or username.")
+@click.option("--limit", type=click.IntRange(1, 10000), default=100)
+@click.option("--offset", type=click.IntRange(0), default=0)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def list_(ctx, q, limit, offset, as_json):
+    """List accounts."""
+    from .services import accounts
+
+    settings = settings_from(ctx)
+
+    async def go():
+        users, total = await accounts.list_users(q=q, limit=limit, offset=offset)
+        return {"users": [accounts.user_json(u, usage=True, settings=settings) for u in users],
+                "total": total}
+
+    data = run_with_db(settings, go)
+    if as_json:
+        emit(data, True)
+        return
+    rows = [("ID", "USERNAME", "EMAIL", "ROLE", "PLAN", "STATE", "FILES", "BYTES")]
+    for u in data["users"]:
+        rows.append((u["id"], u["username"], u["email"], u["role"], u["plan"],
+                     "disabled" if u["disabled"] else "active", str(u["usage"]["files"]),
+                     str(u["usage"]["bytes"])))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    click.echo(f"{data['total']} account(s)")
+
+
+def _simple(name: str, help_text: str, action):
+    @user.command(name, help=help_text)
+    @common_options
+    @click.argument("ref")
+    @click.pass_context
+    def command(ctx, ref):
+        settings = settings_from(ctx)
+
+        async def go():
+            from .services import accounts
+
+            u = await accounts.get_user(ref)
+            return await action(settings, u)
+
+        click.echo(run_with_db(settings, go))
+
+    return command
+
+
+async def _disable(settings, u):
+    from .services import accounts
+
+    await accounts.set_disabled(u, True)
+    return f"disabled {u.id} ({u.username}); sessions and API keys revoked"
+
+
+async def _enable(settings, u):
+    from .services import accounts
+
+    await accounts.set_disabled(u, False)
+    return f"enabled {u.id} ({u.username})"
+
+
+_simple("disable", "Disable an account (by id, email or username).", _disable)
+_simple("enable", "Enable an account again.", _enable)
+
+
+@user.command("set-role")
+@common_options
+@click.argument("ref")
+@click.argument("role", type=click.Choice(ROLES))
+@click.pass_context
+def set_role(ctx, ref, role):
+    """Set the role of an account."""
+    settings = settings_from(ctx)
+
+    async def go():
+        from .services import accounts
+
+        u = await accounts.set_role(await accounts.get_user(ref), role)
+        return f"{u.username} is now {u.role}"
+
+    click.echo(run_with_db(settings, go))
+
+
+@user.command("set-plan")
+@common_options
+@click.argument("ref")
+@click.argument("plan")
+@click.pass_context
+def set_plan(ctx, ref, plan):
+    """Set the plan of an account."""
+    settings = settings_from(ctx)
+
+    async def go():
+        from .services import accounts
+
+        u = await accounts.set_plan(settings, await accounts.get_user(ref), plan)
+        return f"{u.username} is now on plan {u.plan}"
+
+    click.echo(run_with_db(settings, go))
+
+
+@user.command("reset-password")
+@common_options
+@click.argument("ref")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.pass_context
+def reset_password(ctx, ref, password):
+    """Set a new password and end every session of the account."""
+    settings = settings_from(ctx)
+
+    async def go():
+        from .services import accounts
+
+        u = await accounts.set_password(_passwords(settings), await accounts.get_user(ref),
+                                        password)
+        return f"password of {u.username} changed; sessions ended"
+
+    click.echo(run_with_db(settings, go))
+
+
+@user.command("delete")
+@common_options
+@click.argument("ref")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def delete(ctx, ref, yes):
+    """Delete an account with its sessions, keys, files and albums."""
+    settings = settings_from(ctx)
+    if not yes:
+        click.confirm(f"Delete account {ref} and everything it owns?", abort=True)
+
+    async def go():
+        from .services import accounts
+
+        u = await accounts.get_user(ref)
+        await accounts.delete_user(u)
+        return f"deleted {u.id} ({u.username})"
+
+    click.echo(run_with_db(settings, go))

@@ -1,0 +1,337 @@
+"""Typed settings for the appliance.
+
+Precedence, lowest first: built-in defaults < TOML file (``--config``/``PICHR_CONFIG``)
+< environment variables ``PICHR_<SECTION>__<KEY>`` < ``-s section.key=value`` overrides.
+Any string value may instead be ``{"$env": "NAME"}`` or ``{"$file": "/path"}`` so that
+secrets stay out of the config file.
+
+Settings are plain pydantic models: they pickle, which matters because Sanic builds the
+app again inside every worker process from these settings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_DATA_DIR = "./pichr-data"
+ENV_PREFIX = "PICHR_"
+# Environment variables that are command options, not settings.
+RESERVED_ENV = {"PICHR_DATA_DIR", "PICHR_CONFIG", "PICHR_LOAD_PLUGINS", "PICHR_TRACE_PLUGINS"}
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased for an operator (names the key)."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8787, ge=0, le=65535)
+    public_url: str = ""
+    workers: int = Field(1, ge=1, le=64)
+    trusted_proxies: list[str] = []
+    cors_origins: list[str] = []
+    max_json_bytes: int = Field(1_048_576, ge=1024)
+    request_timeout: int = Field(60, ge=1)
+    log_level: str = "INFO"
+
+
+class DatabaseSettings(_Section):
+    url: str = ""
+    busy_timeout_ms: int = Field(5000, ge=0)
+    # Extra engine options that a database plugin understands (pool sizes, ...).
+    options: dict[str, Any] = {}
+
+
+class StorageSettings(BaseModel):
+    # Backend plugins read their own keys from this section, so unknown keys are allowed.
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+    backend: str = "local"
+    path: str = ""
+    cdn_base_url: str = ""
+
+
+class AuthSettings(_Section):
+    secret: str = ""
+    allow_signup: bool = True
+    access_token_ttl: int = Field(3600, ge=30)
+    refresh_token_ttl: int = Field(30 * 24 * 3600, ge=60)
+    default_plan: str = "free"
+    # Argon2id cost. The defaults follow RFC 9106's second recommendation; tests lower them.
+    argon2_time_cost: int = Field(3, ge=1)
+    argon2_memory_kib: int = Field(65536, ge=8)
+    argon2_parallelism: int = Field(4, ge=1)
+
+
+class UploadSettings(_Section):
+    allow_anonymous: bool = False
+    accepted_types: list[str] = ["image/jpeg", "image/png", "image/gif", "image/webp", "image/avif"]
+    upload_token_ttl: int = Field(3600, ge=60)
+    strip_location: bool = True
+    max_pixels: int = Field(100_000_000, ge=1)
+    stale_upload_hours: int = Field(24, ge=1)
+    sweep_interval: int = Field(300, ge=5)
+
+
+class ImageSettings(_Section):
+    base_url: str = ""
+    variant_sizes: list[int] = [64, 128, 256, 320, 480, 640, 800, 1024, 1280, 1600, 1920]
+    variant_quality: int = Field(82, ge=1, le=100)
+    count_flush_interval: float = Field(5.0, gt=0)
+    share_max_seconds: int = Field(30 * 24 * 3600, ge=60)
+
+
+class PlanSettings(_Section):
+    uploads_per_hour: int = Field(ge=0)
+    requests_per_hour: int = Field(ge=0)
+    quota_bytes: int | None = Field(default=None, ge=0)
+    max_file_bytes: int = Field(ge=1)
+
+
+MB = 1000 * 1000
+GB = 1000 * MB
+DEFAULT_PLANS = {
+    "anonymous": PlanSettings(
+        uploads_per_hour=5, requests_per_hour=100, quota_bytes=None, max_file_bytes=10 * MB
+    ),
+    "free": PlanSettings(
+        uploads_per_hour=20, requests_per_hour=1000, quota_bytes=5 * GB, max_file_bytes=50 * MB
+    ),
+    "pro": PlanSettings(
+        uploads_per_hour=100, requests_per_hour=10000, quota_bytes=100 * GB, max_file_bytes=200 * MB
+    ),
+    "enterprise": PlanSettings(
+        uploads_per_hour=1000,
+        requests_per_hour=100000,
+        quota_bytes=1000 * GB,
+        max_file_bytes=1000 * MB,
+    ),
+}
+
+
+class ModerationSettings(_Section):
+    age_restrict_threshold: float = Field(0.8, ge=0, le=1)
+    queue_threshold: float = Field(0.9, ge=0, le=1)
+    removed_retention_days: int = Field(30, ge=0)
+
+
+class PluginSettings(_Section):
+    dir: str = ""
+    disabled: list[str] = []
+
+
+class Settings(_Section):
+    """Every setting of the appliance; see ``config.example.toml``."""
+
+    data_dir: str = DEFAULT_DATA_DIR
+    server: ServerSettings = ServerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    storage: StorageSettings = StorageSettings()
+    auth: AuthSettings = AuthSettings()
+    uploads: UploadSettings = UploadSettings()
+    images: ImageSettings = ImageSettings()
+    plans: dict[str, PlanSettings] = Field(default_factory=lambda: dict(DEFAULT_PLANS))
+    moderation: ModerationSettings = ModerationSettings()
+    plugins: PluginSettings = PluginSettings()
+    # Free-form sections for plugins: [plugin.<name>] in TOML.
+    plugin: dict[str, dict[str, Any]] = {}
+
+    @field_validator("plans")
+    @classmethod
+    def _plans_complete(cls, plans: dict[str, PlanSettings]) -> dict[str, PlanSettings]:
+        merged = dict(DEFAULT_PLANS)
+        merged.update(plans)
+        return merged
+
+    # Derived values -----------------------------------------------------------------
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser().resolve()
+
+    @property
+    def public_url(self) -> str:
+        if self.server.public_url:
+            return self.server.public_url.rstrip("/")
+        host = self.server.host
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        return f"http://{host}:{self.server.port}"
+
+    @property
+    def image_base_url(self) -> str:
+        return (self.images.base_url or f"{self.public_url}/i").rstrip("/")
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite://{self.data_path / 'pichr.sqlite3'}"
+
+    @property
+    def storage_path(self) -> Path:
+        return Path(self.storage.path).expanduser().resolve() if self.storage.path else (
+            self.data_path / "storage"
+        )
+
+    def plan(self, name: str | None) -> PlanSettings:
+        """The limits of plan ``name`` (unknown plans fall back to the default plan)."""
+        return self.plans.get(name or "anonymous") or self.plans[self.auth.default_plan]
+
+    def plugin_config(self, name: str) -> dict[str, Any]:
+        """The ``[plugin.<name>]`` section, with ``$env``/``$file`` secrets resolved."""
+        return self.plugin.get(name, {})
+
+
+SECRET_KEYS = {"secret", "password", "secret_key", "access_key", "token", "url"}
+
+
+def _resolve_secrets(value: Any, where: str) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"$env"}:
+            name = value["$env"]
+            if name not in os.environ:
+                raise ConfigError(f"{where}: environment variable {name} is not set")
+            return os.environ[name]
+        if set(value) == {"$file"}:
+            path = Path(value["$file"]).expanduser()
+            try:
+                return path.read_text().strip()
+            except OSError as exc:
+                raise ConfigError(f"{where}: cannot read secret file {path}: {exc.strerror}") from None
+        return {k: _resolve_secrets(v, f"{where}.{k}" if where else k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_secrets(v, where) for v in value]
+    return value
+
+
+def _parse_scalar(raw: str) -> Any:
+    """Parse an environment or command-line value: JSON/TOML-ish literals, else the string."""
+    text = raw.strip()
+    low = text.lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _set_path(tree: dict[str, Any], path: list[str], value: Any, origin: str) -> None:
+    node = tree
+    for part in path[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"{origin}: {'.'.join(path)} cannot be set below a plain value")
+        node = child
+    node[path[-1]] = value
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and "$env" not in value:
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_settings(
+    *,
+    config_file: str | os.PathLike[str] | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    environ: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Settings:
+    """Build the effective settings; raises ConfigError naming the key on bad input."""
+    env = os.environ if environ is None else environ
+    tree: dict[str, Any] = {}
+    config_file = config_file or env.get("PICHR_CONFIG")
+    if config_file:
+        path = Path(config_file).expanduser()
+        try:
+            tree = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    for name, raw in sorted(env.items()):
+        if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV or "__" not in name:
+            continue
+        path = [p.lower() for p in name[len(ENV_PREFIX) :].split("__")]
+        _set_path(tree, path, _parse_scalar(raw), f"environment variable {name}")
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like section.key=value")
+        key, raw = item.split("=", 1)
+        _set_path(tree, key.strip().split("."), _parse_scalar(raw), f"override {key}")
+    if extra:
+        tree = _deep_merge(tree, extra)
+    if data_dir is not None:
+        tree["data_dir"] = str(data_dir)
+    elif env.get("PICHR_DATA_DIR"):
+        tree["data_dir"] = env["PICHR_DATA_DIR"]
+    tree = _resolve_secrets(tree, "")
+    try:
+        return Settings.model_validate(tree)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"])
+            problems.append(f"{key}: {err['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+
+
+def ensure_data_dir(settings: Settings) -> Path:
+    """Create the data directory and its signing secret on first start; return the path."""
+    path = settings.data_path
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"data_dir: cannot create {path}: {exc.strerror}") from None
+    if not settings.auth.secret:
+        secret_file = path / "secret.key"
+        if not secret_file.exists():
+            # O_EXCL: two processes starting at once must not both write a secret.
+            try:
+                fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(secrets.token_urlsafe(48))
+            except FileExistsError:
+                pass
+        settings.auth.secret = secret_file.read_text().strip()
+    return path
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """The settings as a dict with secrets replaced by ``***`` (for ``config show``)."""
+
+    def walk(node: Any, key: str = "") -> Any:
+        if isinstance(node, dict):
+            return {k: walk(v, k) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, key) for v in node]
+        if isinstance(node, str) and node and key in SECRET_KEYS:
+            if key == "url" and "@" not in node:
+                return node
+            return "***"
+        return node
+
+    return walk(settings.model_dump(mode="json"))
+

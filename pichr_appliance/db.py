@@ -1,0 +1,88 @@
+"""Database wiring: the Tortoise config, start-up, shutdown and migrations."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from collections.abc import AsyncIterator
+from typing import Any
+
+from tortoise import Tortoise
+from tortoise.migrations.api import migrate as tortoise_migrate
+
+from .config import ConfigError, Settings
+
+APP_LABEL = "models"
+
+
+def tortoise_config(settings: Settings, pm: Any = None) -> dict[str, Any]:
+    """The Tortoise config for these settings, after plugins had their say.
+
+    The built-in default understands ``sqlite://`` URLs. A database plugin (such as
+    pichr-postgres) implements ``configure_database`` and edits the connection entry.
+    """
+    url = settings.database_url
+    config: dict[str, Any] = {
+        "connections": {},
+        "apps": {
+            APP_LABEL: {
+                "models": ["pichr_appliance.models"],
+                "default_connection": "default",
+                "migrations": "pichr_appliance.migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+    if url.startswith("sqlite://"):
+        path = url[len("sqlite://") :]
+        if path != ":memory:":
+            # aiosqlite hangs instead of failing when the folder is missing.
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        config["connections"]["default"] = {
+            "engine": "tortoise.backends.sqlite",
+            "credentials": {
+                "file_path": path,
+                # WAL + a busy timeout let CLI commands work while the server runs.
+                "journal_mode": "WAL",
+                "busy_timeout": settings.database.busy_timeout_ms,
+                "synchronous": "NORMAL",
+            },
+        }
+    if pm is not None:
+        pm.hook.configure_database(settings=settings, config=config)
+    if "default" not in config["connections"]:
+        scheme = url.split("://", 1)[0]
+        raise ConfigError(
+            f"database.url: no installed plugin handles {scheme}:// URLs "
+            "(for PostgreSQL install pichr-postgres)"
+        )
+    return config
+
+
+async def init_db(settings: Settings, pm: Any = None) -> None:
+    """Open the ORM for this process (global fallback: see TRAPS.md #1)."""
+    await Tortoise.init(config=tortoise_config(settings, pm), _enable_global_fallback=True)
+
+
+async def close_db() -> None:
+    """Close every connection this process opened."""
+    await Tortoise.close_connections()
+
+
+async def run_migrations(settings: Settings, pm: Any = None) -> None:
+    """Apply every pending migration (idempotent)."""
+    await tortoise_migrate(config=tortoise_config(settings, pm))
+    await Tortoise.close_connections()
+
+
+@contextlib.asynccontextmanager
+async def database(settings: Settings, pm: Any = None, migrate: bool = True) -> AsyncIterator[None]:
+    """Migrate (optionally), open the ORM, and close it again: for CLI commands and tests."""
+    if migrate:
+        await run_migrations(settings, pm)
+    await init_db(settings, pm)
+    try:
+        yield
+    finally:
+        await close_db()

@@ -1,0 +1,104 @@
+"""One error type for the whole appliance, rendered as JSON everywhere."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from sanic import Request
+from sanic.exceptions import SanicException
+from sanic.response import JSONResponse, json
+
+log = logging.getLogger("pichr_appliance")
+
+
+class ApiError(Exception):
+    """An error with an HTTP status, a stable snake_case code and a human message."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"error": self.message, "code": self.code}
+        if self.details is not None:
+            out["details"] = self.details
+        return out
+
+
+def bad_request(message: str, code: str = "invalid_request", details: Any = None) -> ApiError:
+    return ApiError(400, code, message, details)
+
+
+def not_found(what: str = "Resource") -> ApiError:
+    return ApiError(404, "not_found", f"{what} not found")
+
+
+def unauthorized(message: str = "Authentication required", code: str = "unauthorized") -> ApiError:
+    return ApiError(401, code, message)
+
+
+def forbidden(message: str = "Not allowed", code: str = "forbidden") -> ApiError:
+    return ApiError(403, code, message)
+
+
+def conflict(message: str, code: str = "conflict") -> ApiError:
+    return ApiError(409, code, message)
+
+
+_SANIC_CODES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    413: "payload_too_large",
+    414: "uri_too_long",
+    416: "range_not_satisfiable",
+    431: "headers_too_large",
+    503: "service_unavailable",
+}
+
+
+def error_response(err: ApiError) -> JSONResponse:
+    """Render an ApiError as the JSON response every client sees."""
+    return json(err.body(), status=err.status, headers=err.headers)
+
+
+async def handle_exception(request: Request, exc: Exception) -> JSONResponse:
+    """Sanic error handler: ApiError as is, Sanic's own errors mapped, anything else 500."""
+    if isinstance(exc, ApiError):
+        return error_response(exc)
+    if isinstance(exc, SanicException):
+        status = getattr(exc, "status_code", 500) or 500
+        if status >= 500:
+            return _internal(request, exc)
+        code = _SANIC_CODES.get(status, "http_error")
+        message = str(exc) or code.replace("_", " ")
+        if status == 404:
+            message = "Not found"
+        headers = dict(getattr(exc, "headers", None) or {})
+        return error_response(ApiError(status, code, message, headers=headers))
+    return _internal(request, exc)
+
+
+def _internal(request: Request, exc: Exception) -> JSONResponse:
+    request_id = getattr(request, "id", None) or uuid.uuid4()
+    log.error("unhandled error in %s %s [request %s]", request.method, request.path, request_id,
+              exc_info=exc)
+    err = ApiError(500, "internal_error", "Internal server error",
+                   details={"requestId": str(request_id)})
+    return error_response(err)

@@ -1,0 +1,98 @@
+"""The plugin contract. Implement these with ``from pichr_appliance import hookimpl``.
+
+Every hook takes keyword arguments only; plugins may accept any subset of them.
+Hooks whose result "may be awaitable" can be ``async def``: the core awaits results.
+Built-in behaviour (the local-disk storage backend, the SQLite database) is written as
+implementations of these same hooks in ``pichr_appliance.default_plugins``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("pichr_appliance")
+
+
+@hookspec
+def startup(app: Any) -> Any:
+    """Called once per worker after the database is open and before requests are served.
+
+    ``app`` is the Sanic application (``app.ctx.settings``, ``app.ctx.storage``...).
+    May return an awaitable. Every implementation runs; order is pluggy's (last
+    registered first).
+    """
+
+
+@hookspec
+def shutdown(app: Any) -> Any:
+    """Called once per worker when the server stops, before the database closes.
+
+    May return an awaitable. Every implementation runs.
+    """
+
+
+@hookspec
+def register_storage_backends(settings: Any) -> Any:
+    """Return a list of ``StorageBackend`` subclasses this plugin provides.
+
+    Synchronous. Each class has a unique ``name``; the configuration key
+    ``storage.backend`` chooses one, which the core instantiates as ``cls(settings)``.
+    """
+
+
+@hookspec
+def configure_database(settings: Any, config: dict) -> None:
+    """Edit the Tortoise ORM ``config`` dict in place before the database opens.
+
+    Synchronous. The core fills ``config["connections"]["default"]`` for ``sqlite://``
+    URLs; a plugin such as pichr-postgres sets it for the URLs it handles.
+    """
+
+
+@hookspec
+def register_classifiers(settings: Any) -> Any:
+    """Return a list of ``ImageClassifier`` objects that score images for NSFW content.
+
+    Synchronous. The highest score of all classifiers becomes the file's ``nsfwScore``;
+    with none installed, ``nsfwScore`` stays ``null``.
+    """
+
+
+@hookspec
+def actor_from_request(app: Any, request: Any) -> Any:
+    """Return a ``User`` for this request, or None to let other methods decide.
+
+    May return an awaitable. Runs before Bearer-token authentication; the first
+    non-None result wins. Used for alternate authentication (e.g. a trusted proxy).
+    """
+
+
+@hookspec
+def register_commands(cli: Any) -> None:
+    """Add click commands to the ``pichr-appliance`` group ``cli``. Synchronous."""
+
+
+@hookspec
+def file_uploaded(app: Any, file: Any) -> Any:
+    """Event: ``file`` (a ``File`` model) finished processing and is ready.
+
+    May return an awaitable; errors are logged and never fail the upload.
+    """
+
+
+@hookspec
+def file_deleted(app: Any, file: Any, actor: Any) -> Any:
+    """Event: ``file`` was deleted by ``actor`` (a ``User`` or None for the system).
+
+    May return an awaitable; errors are logged.
+    """
+
+
+@hookspec
+def user_created(app: Any, user: Any) -> Any:
+    """Event: a new account ``user`` was created (signup, CLI or a plugin).
+
+    ``app`` is None when the account was made by a CLI command. May return an awaitable.
+    """

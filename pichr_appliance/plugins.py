@@ -1,0 +1,135 @@
+"""The plugin manager: loads built-in, installed (entry points) and single-file plugins."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+import inspect
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .config import ConfigError, Settings
+
+log = logging.getLogger("pichr_appliance.plugins")
+
+ENTRY_POINT_GROUP = "pichr_appliance"
+DEFAULT_PLUGINS = ("pichr_appliance.default_plugins",)
+
+
+def get_plugin_manager(settings: Settings) -> pluggy.PluginManager:
+    """A plugin manager with every enabled plugin registered and checked."""
+    pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
+    pm.add_hookspecs(hookspecs)
+    disabled = set(settings.plugins.disabled)
+    only = os.environ.get("PICHR_LOAD_PLUGINS")
+    allowed = {p.strip() for p in only.split(",") if p.strip()} if only is not None else None
+
+    for name in DEFAULT_PLUGINS:
+        pm.register(importlib.import_module(name), name=name)
+
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name in disabled or (allowed is not None and ep.name not in allowed):
+            continue
+        if pm.get_plugin(ep.name) is not None:
+            continue
+        try:
+            plugin = ep.load()
+        except Exception as exc:  # a broken optional plugin must not stop the appliance
+            dist = ep.dist.name if ep.dist else ep.value
+            log.warning(
+                "plugin %s (package %s) failed to load: %s; fix or reinstall it "
+                "(pip install --force-reinstall %s), or add it to plugins.disabled",
+                ep.name, dist, exc, dist,
+            )
+            continue
+        pm.register(plugin, name=ep.name)
+        dist_name = ep.dist.name if ep.dist else ep.name
+        _DIST_NAMES[ep.name] = dist_name
+
+    if settings.plugins.dir:
+        _load_plugin_dir(pm, Path(settings.plugins.dir).expanduser(), disabled, allowed)
+
+    pm.check_pending()
+    if os.environ.get("PICHR_TRACE_PLUGINS"):
+        pm.trace.root.setwriter(lambda msg: log.info("hook: %s", msg.rstrip()))
+        pm.enable_tracing()
+    return pm
+
+
+_DIST_NAMES: dict[str, str] = {}
+
+
+def _load_plugin_dir(
+    pm: pluggy.PluginManager, folder: Path, disabled: set[str], allowed: set[str] | None
+) -> None:
+    if not folder.is_dir():
+        raise ConfigError(f"plugins.dir: {folder} is not a directory")
+    for path in sorted(folder.glob("*.py")):
+        name = path.stem
+        if name.startswith("_") or name in disabled or (allowed is not None and name not in allowed):
+            continue
+        module_name = f"pichr_plugin_{name}"
+        try:
+            spec = importlib.util.spec_from_file_location(module_name, path)
+            assert spec and spec.loader
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[module_name] = module
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            log.warning("plugin file %s failed to load: %s; fix the file or remove it", path, exc)
+            continue
+        pm.register(module, name=name)
+
+
+def plugin_names(pm: pluggy.PluginManager) -> list[str]:
+    return [name for name, _ in pm.list_name_plugin()]
+
+
+def describe_plugins(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
+    """Installed plugins with their version and implemented hooks (for ``plugins``)."""
+    out = []
+    for name, plugin in pm.list_name_plugin():
+        hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
+        version = None
+        dist = _DIST_NAMES.get(name)
+        if dist:
+            try:
+                version = importlib.metadata.version(dist)
+            except importlib.metadata.PackageNotFoundError:
+                version = None
+        elif name.startswith("pichr_appliance"):
+            from . import __version__
+
+            version = __version__
+        out.append({"name": name, "version": version, "hooks": hooks})
+    return out
+
+
+async def call_async(hook: Any, **kwargs: Any) -> list[Any]:
+    """Call a hook and await any awaitable results (pluggy itself is synchronous)."""
+    results = []
+    for result in hook(**kwargs):
+        if inspect.isawaitable(result):
+            result = await result
+        results.append(result)
+    return results
+
+
+async def fire_event(hook: Any, **kwargs: Any) -> None:
+    """Call each implementation of an event hook on its own: one failing plugin is
+    logged and neither stops the others nor breaks the caller."""
+    for impl in hook.get_hookimpls():
+        args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
+        try:
+            result = impl.function(**args)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            log.exception("plugin %s failed while handling event %s", impl.plugin_name, hook.name)

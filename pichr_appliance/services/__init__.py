@@ -1,0 +1,1 @@
+"""Domain logic shared by the HTTP handlers and the CLI."""

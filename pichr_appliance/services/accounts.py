@@ -1,0 +1,244 @@
+"""Accounts: creation, credentials, profile changes, roles, plans, disabling."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from ..errors import ApiError, bad_request, conflict, not_found
+from ..models import ROLES, ApiKey, Session, User
+from ..security import Passwords, new_id
+from ..timeutil import iso, utcnow
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{3,32}$")
+# Deliberately simple: one @, a dot in the domain, no spaces. Real validation is the
+# confirmation mail a bigger install may add; this catches typos and garbage.
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+
+
+def normalize_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    if len(email) > 254 or not EMAIL_RE.match(email):
+        raise bad_request("email: not a valid email address", "invalid_email",
+                          {"field": "email"})
+    return email
+
+
+def check_username(username: str) -> str:
+    if not isinstance(username, str) or not USERNAME_RE.match(username):
+        raise bad_request(
+            "username: 3-32 characters, letters, digits and underscore only",
+            "invalid_username", {"field": "username"},
+        )
+    return username
+
+
+def check_password(password: str, field: str = "password") -> str:
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+        raise bad_request(f"{field}: at least {MIN_PASSWORD} characters", "weak_password",
+                          {"field": field})
+    if len(password) > MAX_PASSWORD:
+        raise bad_request(f"{field}: at most {MAX_PASSWORD} characters", "invalid_password",
+                          {"field": field})
+    return password
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise bad_request(f"role: must be one of {', '.join(ROLES)}", "invalid_role",
+                          {"field": "role"})
+    return role
+
+
+def check_plan(settings: Any, plan: str) -> str:
+    if plan not in settings.plans or plan == "anonymous":
+        names = ", ".join(p for p in settings.plans if p != "anonymous")
+        raise bad_request(f"plan: must be one of {names}", "invalid_plan", {"field": "plan"})
+    return plan
+
+
+def user_json(user: User, *, usage: bool = False, settings: Any = None) -> dict[str, Any]:
+    """The API's User object."""
+    out: dict[str, Any] = {
+        "id": user.id,
+        "email": user.email,
+        "username": user.username,
+        "firstName": user.first_name,
+        "lastName": user.last_name,
+        "role": user.role,
+        "plan": user.plan,
+        "ageConfirmed": user.age_confirmed,
+        "disabled": user.disabled,
+        "createdAt": iso(user.created_at),
+    }
+    if usage:
+        quota = settings.plan(user.plan).quota_bytes if settings else None
+        out["usage"] = {"bytes": user.usage_bytes, "files": user.usage_files, "quotaBytes": quota}
+    return out
+
+
+async def create_user(
+    settings: Any,
+    passwords: Passwords,
+    *,
+    email: str,
+    username: str,
+    password: str | None,
+    first_name: str = "",
+    last_name: str = "",
+    role: str = "user",
+    plan: str | None = None,
+    age_confirmed: bool = False,
+) -> User:
+    """Create an account; 400 on invalid fields, 409 when email or username is taken."""
+    email = normalize_email(email)
+    check_username(username)
+    if password is not None:
+        check_password(password)
+    check_role(role)
+    plan = check_plan(settings, plan or settings.auth.default_plan)
+    for field, value in (("firstName", first_name), ("lastName", last_name)):
+        if not isinstance(value, str) or len(value) > 100:
+            raise bad_request(f"{field}: at most 100 characters", "invalid_name",
+                              {"field": field})
+    if await User.filter(email=email).exists():
+        raise conflict("email: an account with this email already exists", "email_taken")
+    if await User.filter(username_key=username.lower()).exists():
+        raise conflict("username: this username is taken", "username_taken")
+    password_hash = await passwords.hash(password) if password is not None else None
+    try:
+        return await User.create(
+            id=new_id("usr"), email=email, username=username, username_key=username.lower(),
+            first_name=first_name, last_name=last_name, password_hash=password_hash,
+            role=role, plan=plan, age_confirmed=bool(age_confirmed),
+        )
+    except IntegrityError:
+        # Lost a race with a concurrent signup for the same email or username.
+        raise conflict("email or username already taken", "account_exists") from None
+
+
+async def find_login(identifier: str) -> User | None:
+    """The account for an email or a username (case-insensitive), or None."""
+    ident = (identifier or "").strip().lower()
+    if not ident:
+        return None
+    if "@" in ident:
+        return await User.get_or_none(email=ident)
+    return await User.get_or_none(username_key=ident)
+
+
+async def get_user(ref: str) -> User:
+    """A user by id, email or username (for the CLI and admin); 404 when absent."""
+    user = await User.get_or_none(id=ref) or await find_login(ref)
+    if user is None:
+        raise not_found("User")
+    return user
+
+
+async def revoke_credentials(user: User, reason: str) -> None:
+    """End every session and API key of ``user`` at once."""
+    now = utcnow()
+    await Session.filter(user_id=user.id, revoked_at=None).update(
+        revoked_at=now, revoked_reason=reason
+    )
+    await ApiKey.filter(user_id=user.id, revoked_at=None).update(revoked_at=now)
+
+
+async def set_disabled(user: User, disabled: bool) -> User:
+    """Disable (revoking sessions and keys) or enable an account."""
+    user.disabled = disabled
+    await user.save(update_fields=["disabled", "updated_at"])
+    if disabled:
+        await revoke_credentials(user, "disabled")
+    return user
+
+
+async def set_role(user: User, role: str) -> User:
+    user.role = check_role(role)
+    await user.save(update_fields=["role", "updated_at"])
+    return user
+
+
+async def set_plan(settings: Any, user: User, plan: str) -> User:
+    user.plan = check_plan(settings, plan)
+    await user.save(update_fields=["plan", "updated_at"])
+    return user
+
+
+async def set_password(passwords: Passwords, user: User, password: str) -> User:
+    """Change the password and end every session (a reset must lock out old logins)."""
+    check_password(password)
+    user.password_hash = await passwords.hash(password)
+    await user.save(update_fields=["password_hash", "updated_at"])
+    await Session.filter(user_id=user.id, revoked_at=None).update(
+        revoked_at=utcnow(), revoked_reason="password_changed"
+    )
+    return user
+
+
+async def update_profile(
+    passwords: Passwords, user: User, changes: dict[str, Any], current_session: str | None
+) -> User:
+    """Apply ``PATCH /auth/me`` changes; a new password needs the current one."""
+    fields = []
+    if "firstName" in changes:
+        user.first_name = changes["firstName"]
+        fields.append("first_name")
+    if "lastName" in changes:
+        user.last_name = changes["lastName"]
+        fields.append("last_name")
+    if "ageConfirmed" in changes:
+        user.age_confirmed = bool(changes["ageConfirmed"])
+        fields.append("age_confirmed")
+    if "username" in changes and changes["username"] != user.username:
+        username = check_username(changes["username"])
+        taken = await User.filter(username_key=username.lower()).exclude(id=user.id).exists()
+        if taken:
+            raise conflict("username: this username is taken", "username_taken")
+        user.username, user.username_key = username, username.lower()
+        fields += ["username", "username_key"]
+    if changes.get("password") is not None:
+        new = check_password(changes["password"])
+        current = changes.get("currentPassword")
+        if not current or not await passwords.verify(user.password_hash, current):
+            raise ApiError(403, "wrong_password", "currentPassword: does not match",
+                           {"field": "currentPassword"})
+        user.password_hash = await passwords.hash(new)
+        fields.append("password_hash")
+    if not fields:
+        return user
+    async with in_transaction():
+        try:
+            await user.save(update_fields=[*fields, "updated_at"])
+        except IntegrityError:
+            raise conflict("username: this username is taken", "username_taken") from None
+        if "password_hash" in fields:
+            # Other sessions end; the one that made the change stays signed in.
+            q = Session.filter(user_id=user.id, revoked_at=None)
+            if current_session:
+                q = q.exclude(id=current_session)
+            await q.update(revoked_at=utcnow(), revoked_reason="password_changed")
+    return user
+
+
+async def delete_user(user: User) -> None:
+    """Delete an account record with its sessions and keys (files: see the files service)."""
+    await user.delete()
+
+
+async def list_users(
+    *, q: str | None = None, limit: int = 20, offset: int = 0
+) -> tuple[list[User], int]:
+    query = User.all()
+    if q:
+        from tortoise.expressions import Q
+
+        query = query.filter(Q(email__icontains=q) | Q(username_key__icontains=q.lower()))
+    total = await query.count()
+    users = await query.order_by("created_at", "id").offset(offset).limit(limit)
+    return users, total

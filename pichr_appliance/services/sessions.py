@@ -1,0 +1,85 @@
+"""Sessions: access JWTs bound to a session row, single-use rotating refresh tokens."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from ..errors import ApiError, unauthorized
+from ..models import RefreshToken, Session, User
+from ..security import Tokens, new_id, new_refresh_token, sha256_hex
+from ..timeutil import utcnow
+
+
+def session_json(tokens: Tokens, access: str, refresh: str) -> dict[str, Any]:
+    return {
+        "access_token": access,
+        "refresh_token": refresh,
+        "expires_in": tokens.access_ttl,
+        "token_type": "bearer",
+    }
+
+
+async def _issue_refresh(session: Session, ttl: int) -> str:
+    token, digest = new_refresh_token()
+    await RefreshToken.create(
+        token_hash=digest, session=session, expires_at=utcnow() + timedelta(seconds=ttl)
+    )
+    return token
+
+
+async def start_session(settings: Any, tokens: Tokens, user: User, user_agent: str = "") -> dict:
+    """A new session for ``user``; returns the API's Session object."""
+    ttl = settings.auth.refresh_token_ttl
+    session = await Session.create(
+        id=new_id("ses"), user=user, expires_at=utcnow() + timedelta(seconds=ttl),
+        user_agent=(user_agent or "")[:255],
+    )
+    refresh = await _issue_refresh(session, ttl)
+    return session_json(tokens, tokens.access_token(user.id, session.id), refresh)
+
+
+async def refresh_session(settings: Any, tokens: Tokens, refresh_token: str) -> dict:
+    """Exchange a refresh token for a new pair. A reused token revokes its session."""
+    if not isinstance(refresh_token, str) or not refresh_token or len(refresh_token) > 200:
+        raise unauthorized("Invalid refresh token", "invalid_refresh_token")
+    digest = sha256_hex(refresh_token)
+    async with in_transaction():
+        row = await RefreshToken.get_or_none(token_hash=digest).select_related("session")
+        if row is None:
+            raise unauthorized("Invalid refresh token", "invalid_refresh_token")
+        session = row.session
+        now = utcnow()
+        if session.revoked_at is not None or session.expires_at < now or row.expires_at < now:
+            raise unauthorized("Session has ended", "session_ended")
+        # Compare-and-set on used_at: two concurrent refreshes cannot both win.
+        claimed = await RefreshToken.filter(token_hash=digest, used_at=None).update(used_at=now)
+        if not claimed:
+            # Reuse of a rotated token: someone has a copy. End the whole session.
+            await Session.filter(id=session.id).update(revoked_at=now, revoked_reason="reuse")
+            reused = True
+        else:
+            reused = False
+            user = await User.get(id=session.user_id)
+            if user.disabled:
+                raise ApiError(403, "account_disabled", "This account is disabled")
+            new_refresh = await _issue_refresh(session, settings.auth.refresh_token_ttl)
+    if reused:
+        raise unauthorized("Refresh token was already used; the session is revoked",
+                           "refresh_token_reused")
+    return session_json(tokens, tokens.access_token(user.id, session.id), new_refresh)
+
+
+async def end_session(session_id: str, reason: str = "logout") -> None:
+    await Session.filter(id=session_id, revoked_at=None).update(
+        revoked_at=utcnow(), revoked_reason=reason
+    )
+
+
+async def active_session(session_id: str, user_id: str) -> bool:
+    """Whether an access token's session is still live (logout revokes at once)."""
+    return await Session.filter(
+        id=session_id, user_id=user_id, revoked_at=None, expires_at__gt=utcnow()
+    ).exists()

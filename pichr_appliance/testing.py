@@ -1,0 +1,263 @@
+"""Fixtures for testing the appliance and its plugins (a pytest plugin, ``pytest11``).
+
+- ``pichr_settings``: settings on a temporary data directory, cheap password hashing.
+- ``pichr_app``: a migrated app for those settings (customise with ``pichr_overrides``).
+- ``pichr_client``: an :class:`ApiClient` on a real listening server (sanic-testing's
+  ``ReusableClient``: started once per test, one event loop, real sockets).
+- ``pichr_user``: a signed-up user with ``headers`` carrying its access token.
+- ``live_server``: a real ``pichr-appliance serve`` subprocess (see ``LiveServer``).
+- ``sample_image``: a function that makes small images in any format.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FAST_HASHING = {"argon2_time_cost": 1, "argon2_memory_kib": 64, "argon2_parallelism": 1}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_settings(data_dir: Path, extra: dict[str, Any] | None = None, **kwargs: Any):
+    """Settings for a test: isolated data dir, quick hashing, no environment leakage."""
+    from .config import load_settings
+
+    tree: dict[str, Any] = {"auth": dict(FAST_HASHING)}
+    for section, values in (extra or {}).items():
+        if isinstance(values, dict):
+            tree.setdefault(section, {}).update(values)
+        else:
+            tree[section] = values
+    from .config import ensure_data_dir
+
+    settings = load_settings(data_dir=data_dir, environ={}, extra=tree, **kwargs)
+    ensure_data_dir(settings)
+    return settings
+
+
+def migrate(settings: Any) -> None:
+    """Apply migrations for ``settings`` in a private event loop."""
+    from .db import run_migrations
+    from .plugins import get_plugin_manager
+
+    # A thread of its own: the test's loop (if any) stays untouched.
+    import threading
+
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            asyncio.run(run_migrations(settings, get_plugin_manager(settings)))
+        except BaseException as exc:  # re-raised in the caller
+            errors.append(exc)
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    if errors:
+        raise errors[0]
+
+
+class ApiClient:
+    """Synchronous HTTP helper over a ReusableClient; methods return the response.
+
+    ``response.status``, ``response.json``, ``response.headers``, ``response.content``.
+    """
+
+    def __init__(self, client: Any, app: Any) -> None:
+        self._client = client
+        self.app = app
+        self.base = f"http://127.0.0.1:{client.port}"
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("follow_redirects", False)
+        _, response = getattr(self._client, method.lower())(path, **kwargs)
+        return response
+
+    def get(self, path: str, **kw: Any) -> Any:
+        return self.request("get", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> Any:
+        return self.request("post", path, **kw)
+
+    def put(self, path: str, **kw: Any) -> Any:
+        return self.request("put", path, **kw)
+
+    def patch(self, path: str, **kw: Any) -> Any:
+        return self.request("patch", path, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Any:
+        return self.request("delete", path, **kw)
+
+    def head(self, path: str, **kw: Any) -> Any:
+        return self.request("head", path, **kw)
+
+    def options(self, path: str, **kw: Any) -> Any:
+        return self.request("options", path, **kw)
+
+    def signup(self, username: str | None = None, **fields: Any) -> dict[str, Any]:
+        """Create an account through the API; returns ``{user, session, headers, password}``."""
+        username = username or f"u{uuid.uuid4().hex[:10]}"
+        body = {
+            "email": f"{username}@example.com",
+            "password": "correct horse battery",
+            "username": username,
+            "firstName": "Test",
+            "lastName": "User",
+            "ageConfirmed": True,
+        }
+        body.update(fields)
+        r = self.post("/api/v1/auth/signup", json=body)
+        assert r.status == 201, r.text
+        data = r.json
+        data["password"] = body["password"]
+        data["headers"] = {"Authorization": f"Bearer {data['session']['access_token']}"}
+        return data
+
+    def run(self, coro: Any) -> Any:
+        """Run a coroutine on the server's loop (e.g. to call a service directly)."""
+        return self._client._loop.run_until_complete(coro)
+
+
+@pytest.fixture(autouse=True)
+def _pichr_sanic_registry() -> Iterator[None]:
+    # TRAPS.md #4: a stale registry makes later test clients spin forever.
+    from sanic import Sanic
+
+    Sanic.test_mode = True
+    yield
+    Sanic._app_registry.clear()
+
+
+@pytest.fixture
+def pichr_overrides() -> dict[str, Any]:
+    """Override to change settings for the tests of a module: ``{"uploads": {...}}``."""
+    return {}
+
+
+@pytest.fixture
+def pichr_settings(tmp_path: Path, pichr_overrides: dict[str, Any]) -> Any:
+    return make_settings(tmp_path / "data", pichr_overrides)
+
+
+@pytest.fixture
+def pichr_app(pichr_settings: Any) -> Any:
+    from .app import create_app
+
+    migrate(pichr_settings)
+    return create_app(pichr_settings, name=f"pichr_test_{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture
+def pichr_client(pichr_app: Any) -> Iterator[ApiClient]:
+    from sanic_testing.reusable import ReusableClient
+
+    port = free_port()
+    pichr_app.ctx.settings.server.port = port
+    client = ReusableClient(pichr_app, host="127.0.0.1", port=port)
+    with client:
+        yield ApiClient(client, pichr_app)
+
+
+@pytest.fixture
+def pichr_user(pichr_client: ApiClient) -> dict[str, Any]:
+    return pichr_client.signup()
+
+
+def sample_image_bytes(
+    fmt: str = "PNG", size: tuple[int, int] = (64, 48), color: Any = (200, 40, 40), **save: Any
+) -> bytes:
+    """A small generated image encoded as ``fmt`` (PNG, JPEG, GIF, WEBP...)."""
+    from PIL import Image
+
+    img = Image.new("RGB", size, color)
+    # A gradient, so that perceptual hashes of different colours differ.
+    for x in range(0, size[0], max(1, size[0] // 8)):
+        for y in range(size[1]):
+            img.putpixel((x, y), (x * 3 % 256, y * 5 % 256, 90))
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **save)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def sample_image() -> Callable[..., bytes]:
+    return sample_image_bytes
+
+
+class LiveServer:
+    """A real ``pichr-appliance serve`` subprocess on a free port."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None,
+                 args: list[str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = data_dir
+        self.env = {**os.environ, **(env or {})}
+        self.env.setdefault("PICHR_AUTH__ARGON2_TIME_COST", "1")
+        self.env.setdefault("PICHR_AUTH__ARGON2_MEMORY_KIB", "64")
+        self.env.setdefault("PICHR_AUTH__ARGON2_PARALLELISM", "1")
+        self.args = args or []
+        self.proc: subprocess.Popen | None = None
+        self.log = data_dir.parent / f"serve-{self.port}.log"
+
+    def start(self, timeout: float = 30) -> LiveServer:
+        import httpx
+
+        cmd = [sys.executable, "-m", "pichr_appliance", "serve", "--data-dir",
+               str(self.data_dir), "--port", str(self.port), *self.args]
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        logf = open(self.log, "wb")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen(cmd, env=self.env, stdout=logf, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log.read_text()}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server did not become healthy:\n{self.log.read_text()}")
+
+    def stop(self, timeout: float = 20) -> int | None:
+        import signal
+
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    server = LiveServer(tmp_path / "live-data").start()
+    try:
+        yield server
+    finally:
+        server.stop()
