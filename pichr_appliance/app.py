@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
 from . import __version__
 from .api import BLUEPRINTS
-from .config import ConfigError, Settings, ensure_data_dir
+from .config import Settings
 from .db import close_db, init_db
 from .errors import handle_exception
-from .plugins import call_async, get_plugin_manager
-from .security import Passwords, Tokens
-from .storage.base import StorageBackend
+from .plugins import call_async
+from .runtime import build_runtime
 
 log = logging.getLogger("pichr_appliance")
 
@@ -26,26 +24,12 @@ SECURITY_HEADERS = {
 }
 
 
-def choose_storage(settings: Settings, pm: Any) -> StorageBackend:
-    """Instantiate the backend named by ``storage.backend`` from the registered ones."""
-    available: dict[str, type[StorageBackend]] = {}
-    for classes in pm.hook.register_storage_backends(settings=settings):
-        for cls in classes or []:
-            available[cls.name] = cls
-    backend = settings.storage.backend
-    if backend not in available:
-        raise ConfigError(
-            f"storage.backend: no backend named {backend!r}; available: "
-            f"{', '.join(sorted(available)) or 'none'} (install the plugin that provides it)"
-        )
-    return available[backend](settings)
-
-
 def create_app(settings: Settings, *, name: str = "pichr_appliance") -> Sanic:
     """Build the Sanic application for ``settings`` (picklable; called in every worker)."""
-    ensure_data_dir(settings)
-    pm = get_plugin_manager(settings)
+    rt = build_runtime(settings)
+    pm = rt.pm
     app = Sanic(name)
+    rt.app = app
     app.config.REQUEST_MAX_SIZE = settings.server.max_json_bytes
     app.config.REQUEST_TIMEOUT = settings.server.request_timeout
     app.config.RESPONSE_TIMEOUT = max(settings.server.request_timeout, 60)
@@ -53,11 +37,13 @@ def create_app(settings: Settings, *, name: str = "pichr_appliance") -> Sanic:
     app.config.TOUCHUP = False
     app.config.AUTO_EXTEND = False
     app.config.ACCESS_LOG = False
+    app.ctx.runtime = rt
     app.ctx.settings = settings
     app.ctx.pm = pm
-    app.ctx.storage = choose_storage(settings, pm)
-    app.ctx.passwords = Passwords(settings.auth)
-    app.ctx.tokens = Tokens(settings.auth.secret, settings.auth.access_token_ttl)
+    app.ctx.storage = rt.storage
+    app.ctx.passwords = rt.passwords
+    app.ctx.tokens = rt.tokens
+    app.ctx.app = app
     app.ctx.version = __version__
 
     for bp in BLUEPRINTS:

@@ -51,15 +51,34 @@ def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 def common_options(fn: Callable) -> Callable:
     """``--data-dir``, ``--config`` and ``-s section.key=value`` on every command."""
     options = [
-        click.option("--data-dir", type=click.Path(file_okay=False), envvar="PICHR_DATA_DIR",
-                     expose_value=False, callback=_remember, is_eager=True,
-                     help="Data directory (default ./pichr-data)."),
-        click.option("--config", type=click.Path(dir_okay=False), envvar="PICHR_CONFIG",
-                     expose_value=False, callback=_remember, is_eager=True,
-                     help="TOML configuration file."),
-        click.option("-s", "--setting", multiple=True, expose_value=False, callback=_remember,
-                     is_eager=True, metavar="SECTION.KEY=VALUE",
-                     help="Override a setting (repeatable)."),
+        click.option(
+            "--data-dir",
+            type=click.Path(file_okay=False),
+            envvar="PICHR_DATA_DIR",
+            expose_value=False,
+            callback=_remember,
+            is_eager=True,
+            help="Data directory (default ./pichr-data).",
+        ),
+        click.option(
+            "--config",
+            type=click.Path(dir_okay=False),
+            envvar="PICHR_CONFIG",
+            expose_value=False,
+            callback=_remember,
+            is_eager=True,
+            help="TOML configuration file.",
+        ),
+        click.option(
+            "-s",
+            "--setting",
+            multiple=True,
+            expose_value=False,
+            callback=_remember,
+            is_eager=True,
+            metavar="SECTION.KEY=VALUE",
+            help="Override a setting (repeatable).",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -130,8 +149,10 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
         settings.server.port = port
     if workers is not None:
         settings.server.workers = workers
-    logging.basicConfig(level=settings.server.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.server.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         ensure_data_dir(settings)
         pm = get_plugin_manager(settings)
@@ -141,8 +162,12 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     app.prepare(
-        host=settings.server.host, port=settings.server.port, workers=settings.server.workers,
-        motd=False, access_log=False, single_process=False,
+        host=settings.server.host,
+        port=settings.server.port,
+        workers=settings.server.workers,
+        motd=False,
+        access_log=False,
+        single_process=False,
     )
     click.echo(
         f"pichr-appliance {__version__} serving {settings.public_url} "

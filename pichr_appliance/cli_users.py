@@ -23,8 +23,13 @@ def _passwords(settings):
 @common_options
 @click.option("--email", required=True)
 @click.option("--username", required=True)
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="Prompted for when omitted.")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Prompted for when omitted.",
+)
 @click.option("--role", type=click.Choice(ROLES), default="user", show_default=True)
 @click.option("--plan", default=None, help="free, pro, enterprise (default: auth.default_plan)")
 @click.option("--first-name", default="")
@@ -32,8 +37,9 @@ def _passwords(settings):
 @click.option("--age-confirmed/--no-age-confirmed", default=False)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def create(ctx, email, username, password, role, plan, first_name, last_name, age_confirmed,
-           as_json):
+def create(
+    ctx, email, username, password, role, plan, first_name, last_name, age_confirmed, as_json
+):
     """Create an account."""
     from .services import accounts
 
@@ -41,8 +47,15 @@ def create(ctx, email, username, password, role, plan, first_name, last_name, ag
 
     async def go():
         u = await accounts.create_user(
-            settings, _passwords(settings), email=email, username=username, password=password,
-            role=role, plan=plan, first_name=first_name, last_name=last_name,
+            settings,
+            _passwords(settings),
+            email=email,
+            username=username,
+            password=password,
+            role=role,
+            plan=plan,
+            first_name=first_name,
+            last_name=last_name,
             age_confirmed=age_confirmed,
         )
         from .plugins import fire_event, get_plugin_manager
@@ -51,8 +64,9 @@ def create(ctx, email, username, password, role, plan, first_name, last_name, ag
         return accounts.user_json(u)
 
     data = run_with_db(settings, go)
-    emit(data, as_json, f"created {data['id']} ({data['username']}, {data['role']}, "
-                        f"{data['plan']})")
+    emit(
+        data, as_json, f"created {data['id']} ({data['username']}, {data['role']}, {data['plan']})"
+    )
 
 
 @user.command("list")
@@ -70,8 +84,10 @@ def list_(ctx, q, limit, offset, as_json):
 
     async def go():
         users, total = await accounts.list_users(q=q, limit=limit, offset=offset)
-        return {"users": [accounts.user_json(u, usage=True, settings=settings) for u in users],
-                "total": total}
+        return {
+            "users": [accounts.user_json(u, usage=True, settings=settings) for u in users],
+            "total": total,
+        }
 
     data = run_with_db(settings, go)
     if as_json:
@@ -79,9 +95,18 @@ def list_(ctx, q, limit, offset, as_json):
         return
     rows = [("ID", "USERNAME", "EMAIL", "ROLE", "PLAN", "STATE", "FILES", "BYTES")]
     for u in data["users"]:
-        rows.append((u["id"], u["username"], u["email"], u["role"], u["plan"],
-                     "disabled" if u["disabled"] else "active", str(u["usage"]["files"]),
-                     str(u["usage"]["bytes"])))
+        rows.append(
+            (
+                u["id"],
+                u["username"],
+                u["email"],
+                u["role"],
+                u["plan"],
+                "disabled" if u["disabled"] else "active",
+                str(u["usage"]["files"]),
+                str(u["usage"]["bytes"]),
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
@@ -173,8 +198,9 @@ def reset_password(ctx, ref, password):
     async def go():
         from .services import accounts
 
-        u = await accounts.set_password(_passwords(settings), await accounts.get_user(ref),
-                                        password)
+        u = await accounts.set_password(
+            _passwords(settings), await accounts.get_user(ref), password
+        )
         return f"password of {u.username} changed; sessions ended"
 
     click.echo(run_with_db(settings, go))

@@ -178,8 +178,10 @@ class Settings(_Section):
 
     @property
     def storage_path(self) -> Path:
-        return Path(self.storage.path).expanduser().resolve() if self.storage.path else (
-            self.data_path / "storage"
+        return (
+            Path(self.storage.path).expanduser().resolve()
+            if self.storage.path
+            else (self.data_path / "storage")
         )
 
     def plan(self, name: str | None) -> PlanSettings:
@@ -206,7 +208,9 @@ def _resolve_secrets(value: Any, where: str) -> Any:
             try:
                 return path.read_text().strip()
             except OSError as exc:
-                raise ConfigError(f"{where}: cannot read secret file {path}: {exc.strerror}") from None
+                raise ConfigError(
+                    f"{where}: cannot read secret file {path}: {exc.strerror}"
+                ) from None
         return {k: _resolve_secrets(v, f"{where}.{k}" if where else k) for k, v in value.items()}
     if isinstance(value, list):
         return [_resolve_secrets(v, where) for v in value]
@@ -334,4 +338,3 @@ def masked(settings: Settings) -> dict[str, Any]:
         return node
 
     return walk(settings.model_dump(mode="json"))
-

@@ -97,8 +97,14 @@ async def handle_exception(request: Request, exc: Exception) -> JSONResponse:
 
 def _internal(request: Request, exc: Exception) -> JSONResponse:
     request_id = getattr(request, "id", None) or uuid.uuid4()
-    log.error("unhandled error in %s %s [request %s]", request.method, request.path, request_id,
-              exc_info=exc)
-    err = ApiError(500, "internal_error", "Internal server error",
-                   details={"requestId": str(request_id)})
+    log.error(
+        "unhandled error in %s %s [request %s]",
+        request.method,
+        request.path,
+        request_id,
+        exc_info=exc,
+    )
+    err = ApiError(
+        500, "internal_error", "Internal server error", details={"requestId": str(request_id)}
+    )
     return error_response(err)

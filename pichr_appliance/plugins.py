@@ -46,7 +46,10 @@ def get_plugin_manager(settings: Settings) -> pluggy.PluginManager:
             log.warning(
                 "plugin %s (package %s) failed to load: %s; fix or reinstall it "
                 "(pip install --force-reinstall %s), or add it to plugins.disabled",
-                ep.name, dist, exc, dist,
+                ep.name,
+                dist,
+                exc,
+                dist,
             )
             continue
         pm.register(plugin, name=ep.name)
@@ -73,7 +76,11 @@ def _load_plugin_dir(
         raise ConfigError(f"plugins.dir: {folder} is not a directory")
     for path in sorted(folder.glob("*.py")):
         name = path.stem
-        if name.startswith("_") or name in disabled or (allowed is not None and name not in allowed):
+        if (
+            name.startswith("_")
+            or name in disabled
+            or (allowed is not None and name not in allowed)
+        ):
             continue
         module_name = f"pichr_plugin_{name}"
         try:

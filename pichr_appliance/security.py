@@ -102,15 +102,23 @@ class Tokens:
 
     def access_token(self, user_id: str, session_id: str) -> str:
         now = int(time.time())
-        claims = {"sub": user_id, "sid": session_id, "iat": now, "nbf": now,
-                  "exp": now + self.access_ttl, "typ": "access"}
+        claims = {
+            "sub": user_id,
+            "sid": session_id,
+            "iat": now,
+            "nbf": now,
+            "exp": now + self.access_ttl,
+            "typ": "access",
+        }
         return jwt.encode(claims, self._secret, algorithm=JWT_ALGORITHM)
 
     def decode_access(self, token: str) -> AccessClaims | None:
         """Claims of a valid access token, else None (alg pinned, exp/nbf enforced)."""
         claims = self._decode(token, "access")
-        if not claims or not isinstance(claims.get("sub"), str) or not isinstance(
-            claims.get("sid"), str
+        if (
+            not claims
+            or not isinstance(claims.get("sub"), str)
+            or not isinstance(claims.get("sid"), str)
         ):
             return None
         return AccessClaims(claims["sub"], claims["sid"], int(claims["exp"]))

@@ -53,11 +53,11 @@ def make_settings(data_dir: Path, extra: dict[str, Any] | None = None, **kwargs:
 
 def migrate(settings: Any) -> None:
     """Apply migrations for ``settings`` in a private event loop."""
-    from .db import run_migrations
-    from .plugins import get_plugin_manager
-
     # A thread of its own: the test's loop (if any) stays untouched.
     import threading
+
+    from .db import run_migrations
+    from .plugins import get_plugin_manager
 
     errors: list[BaseException] = []
 
@@ -204,8 +204,9 @@ def sample_image() -> Callable[..., bytes]:
 class LiveServer:
     """A real ``pichr-appliance serve`` subprocess on a free port."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None,
-                 args: list[str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, env: dict[str, str] | None = None, args: list[str] | None = None
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
@@ -220,8 +221,17 @@ class LiveServer:
     def start(self, timeout: float = 30) -> LiveServer:
         import httpx
 
-        cmd = [sys.executable, "-m", "pichr_appliance", "serve", "--data-dir",
-               str(self.data_dir), "--port", str(self.port), *self.args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pichr_appliance",
+            "serve",
+            "--data-dir",
+            str(self.data_dir),
+            "--port",
+            str(self.port),
+            *self.args,
+        ]
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         logf = open(self.log, "wb")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(cmd, env=self.env, stdout=logf, stderr=subprocess.STDOUT)

@@ -9,8 +9,14 @@ LOGIN = "/api/v1/auth/login"
 
 
 def body(**kw):
-    b = {"email": "your@email.com", "password": "your-secure-password", "username": "your_username",
-         "firstName": "Your", "lastName": "Name", "ageConfirmed": True}
+    b = {
+        "email": "your@email.com",
+        "password": "your-secure-password",
+        "username": "your_username",
+        "firstName": "Your",
+        "lastName": "Name",
+        "ageConfirmed": True,
+    }
     b.update(kw)
     return b
 
@@ -95,8 +101,9 @@ def test_me_and_usage(pichr_client, pichr_user):
 
 def test_patch_me(pichr_client, pichr_user):
     h = pichr_user["headers"]
-    r = pichr_client.patch("/api/v1/auth/me", headers=h,
-                           json={"firstName": "New", "username": "renamed_one"})
+    r = pichr_client.patch(
+        "/api/v1/auth/me", headers=h, json={"firstName": "New", "username": "renamed_one"}
+    )
     assert r.status == 200 and r.json["user"]["firstName"] == "New"
     assert r.json["user"]["username"] == "renamed_one"
     other = pichr_client.signup("taken_name")
@@ -104,11 +111,16 @@ def test_patch_me(pichr_client, pichr_user):
     assert r.status == 409
     r = pichr_client.patch("/api/v1/auth/me", headers=h, json={"password": "new-password-1"})
     assert r.status == 403
-    r = pichr_client.patch("/api/v1/auth/me", headers=h, json={
-        "password": "new-password-1", "currentPassword": pichr_user["password"]})
+    r = pichr_client.patch(
+        "/api/v1/auth/me",
+        headers=h,
+        json={"password": "new-password-1", "currentPassword": pichr_user["password"]},
+    )
     assert r.status == 200
-    assert pichr_client.post(LOGIN, json={"email": "renamed_one",
-                                          "password": "new-password-1"}).status == 200
+    assert (
+        pichr_client.post(LOGIN, json={"email": "renamed_one", "password": "new-password-1"}).status
+        == 200
+    )
     r = pichr_client.patch("/api/v1/auth/me", headers=h, json={"username": "x"})
     assert r.status == 400
     assert other["user"]["username"] == "taken_name"
@@ -138,8 +150,9 @@ def test_logout_revokes_at_once(pichr_client, pichr_user):
     h = pichr_user["headers"]
     assert pichr_client.post("/api/v1/auth/logout", headers=h).status == 204
     assert pichr_client.get("/api/v1/auth/me", headers=h).status == 401
-    r = pichr_client.post("/api/v1/auth/refresh",
-                          json={"refresh_token": pichr_user["session"]["refresh_token"]})
+    r = pichr_client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": pichr_user["session"]["refresh_token"]}
+    )
     assert r.status == 401
 
 
@@ -172,8 +185,9 @@ def test_disabled_user_is_locked_out(pichr_client, pichr_user):
 
     pichr_client.run(disable())
     assert pichr_client.get("/api/v1/auth/me", headers=pichr_user["headers"]).status == 401
-    r = pichr_client.post(LOGIN, json={"email": pichr_user["user"]["email"],
-                                       "password": pichr_user["password"]})
+    r = pichr_client.post(
+        LOGIN, json={"email": pichr_user["user"]["email"], "password": pichr_user["password"]}
+    )
     assert r.status == 403 and r.json["code"] == "account_disabled"
 
 

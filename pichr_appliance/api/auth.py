@@ -49,8 +49,13 @@ async def signup(request: Request) -> HTTPResponse:
         raise forbidden("Signup is disabled on this server", "signup_disabled")
     body = parse(request, SignupBody)
     user = await accounts.create_user(
-        ctx.settings, ctx.passwords, email=body.email, username=body.username,
-        password=body.password, first_name=body.firstName, last_name=body.lastName,
+        ctx.settings,
+        ctx.passwords,
+        email=body.email,
+        username=body.username,
+        password=body.password,
+        first_name=body.firstName,
+        last_name=body.lastName,
         age_confirmed=body.ageConfirmed,
     )
     await fire_event(ctx.pm.hook.user_created, app=request.app, user=user)
@@ -98,8 +103,9 @@ async def logout(request: Request) -> HTTPResponse:
 async def me(request: Request) -> HTTPResponse:
     actor = await require_actor(request)
     await actor.user.refresh_from_db()
-    return json({"user": accounts.user_json(actor.user, usage=True,
-                                            settings=request.app.ctx.settings)})
+    return json(
+        {"user": accounts.user_json(actor.user, usage=True, settings=request.app.ctx.settings)}
+    )
 
 
 @bp.patch("/me")

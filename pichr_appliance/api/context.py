@@ -94,8 +94,9 @@ async def require_actor(
     if session_only and actor.via == "api_key":
         raise forbidden("This endpoint needs a session token, not an API key", "session_required")
     if permission and not actor.can(permission):
-        raise forbidden(f"This API key lacks the '{permission}' permission",
-                        "insufficient_permissions")
+        raise forbidden(
+            f"This API key lacks the '{permission}' permission", "insufficient_permissions"
+        )
     return actor
 
 

@@ -48,8 +48,9 @@ def validation_error(exc: ValidationError) -> ApiError:
         loc = ".".join(str(p) for p in err["loc"]) or "body"
         fields.append({"field": loc, "message": err["msg"]})
     first = fields[0]
-    return bad_request(f"{first['field']}: {first['message']}", "validation_error",
-                       {"fields": fields})
+    return bad_request(
+        f"{first['field']}: {first['message']}", "validation_error", {"fields": fields}
+    )
 
 
 def query_int(request: Request, name: str, default: int, lo: int, hi: int) -> int:
@@ -61,8 +62,9 @@ def query_int(request: Request, name: str, default: int, lo: int, hi: int) -> in
     except ValueError:
         raise bad_request(f"{name}: must be an integer", "invalid_query", {"field": name}) from None
     if value < lo or value > hi:
-        raise bad_request(f"{name}: must be between {lo} and {hi}", "invalid_query",
-                          {"field": name})
+        raise bad_request(
+            f"{name}: must be between {lo} and {hi}", "invalid_query", {"field": name}
+        )
     return value
 
 

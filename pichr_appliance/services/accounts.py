@@ -24,8 +24,7 @@ MAX_PASSWORD = 1024
 def normalize_email(email: str) -> str:
     email = (email or "").strip().lower()
     if len(email) > 254 or not EMAIL_RE.match(email):
-        raise bad_request("email: not a valid email address", "invalid_email",
-                          {"field": "email"})
+        raise bad_request("email: not a valid email address", "invalid_email", {"field": "email"})
     return email
 
 
@@ -33,25 +32,29 @@ def check_username(username: str) -> str:
     if not isinstance(username, str) or not USERNAME_RE.match(username):
         raise bad_request(
             "username: 3-32 characters, letters, digits and underscore only",
-            "invalid_username", {"field": "username"},
+            "invalid_username",
+            {"field": "username"},
         )
     return username
 
 
 def check_password(password: str, field: str = "password") -> str:
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-        raise bad_request(f"{field}: at least {MIN_PASSWORD} characters", "weak_password",
-                          {"field": field})
+        raise bad_request(
+            f"{field}: at least {MIN_PASSWORD} characters", "weak_password", {"field": field}
+        )
     if len(password) > MAX_PASSWORD:
-        raise bad_request(f"{field}: at most {MAX_PASSWORD} characters", "invalid_password",
-                          {"field": field})
+        raise bad_request(
+            f"{field}: at most {MAX_PASSWORD} characters", "invalid_password", {"field": field}
+        )
     return password
 
 
 def check_role(role: str) -> str:
     if role not in ROLES:
-        raise bad_request(f"role: must be one of {', '.join(ROLES)}", "invalid_role",
-                          {"field": "role"})
+        raise bad_request(
+            f"role: must be one of {', '.join(ROLES)}", "invalid_role", {"field": "role"}
+        )
     return role
 
 
@@ -104,8 +107,7 @@ async def create_user(
     plan = check_plan(settings, plan or settings.auth.default_plan)
     for field, value in (("firstName", first_name), ("lastName", last_name)):
         if not isinstance(value, str) or len(value) > 100:
-            raise bad_request(f"{field}: at most 100 characters", "invalid_name",
-                              {"field": field})
+            raise bad_request(f"{field}: at most 100 characters", "invalid_name", {"field": field})
     if await User.filter(email=email).exists():
         raise conflict("email: an account with this email already exists", "email_taken")
     if await User.filter(username_key=username.lower()).exists():
@@ -113,9 +115,16 @@ async def create_user(
     password_hash = await passwords.hash(password) if password is not None else None
     try:
         return await User.create(
-            id=new_id("usr"), email=email, username=username, username_key=username.lower(),
-            first_name=first_name, last_name=last_name, password_hash=password_hash,
-            role=role, plan=plan, age_confirmed=bool(age_confirmed),
+            id=new_id("usr"),
+            email=email,
+            username=username,
+            username_key=username.lower(),
+            first_name=first_name,
+            last_name=last_name,
+            password_hash=password_hash,
+            role=role,
+            plan=plan,
+            age_confirmed=bool(age_confirmed),
         )
     except IntegrityError:
         # Lost a race with a concurrent signup for the same email or username.
@@ -206,8 +215,12 @@ async def update_profile(
         new = check_password(changes["password"])
         current = changes.get("currentPassword")
         if not current or not await passwords.verify(user.password_hash, current):
-            raise ApiError(403, "wrong_password", "currentPassword: does not match",
-                           {"field": "currentPassword"})
+            raise ApiError(
+                403,
+                "wrong_password",
+                "currentPassword: does not match",
+                {"field": "currentPassword"},
+            )
         user.password_hash = await passwords.hash(new)
         fields.append("password_hash")
     if not fields:

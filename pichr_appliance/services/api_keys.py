@@ -40,17 +40,24 @@ async def create_key(
     if not permissions or any(p not in PERMISSIONS for p in permissions):
         raise bad_request(
             f"permissions: a non-empty list of {', '.join(PERMISSIONS)}",
-            "invalid_permissions", {"field": "permissions"},
+            "invalid_permissions",
+            {"field": "permissions"},
         )
     if expires_at is not None and expires_at <= utcnow():
-        raise bad_request("expiresAt: must be in the future", "invalid_expiry",
-                          {"field": "expiresAt"})
+        raise bad_request(
+            "expiresAt: must be in the future", "invalid_expiry", {"field": "expiresAt"}
+        )
     if await ApiKey.filter(user_id=user.id, revoked_at=None).count() >= MAX_KEYS_PER_USER:
         raise bad_request(f"at most {MAX_KEYS_PER_USER} API keys per account", "too_many_keys")
     secret, prefix, digest = make_api_key()
     key = await ApiKey.create(
-        id=new_id("key"), user=user, name=name, prefix=prefix, key_hash=digest,
-        permissions=sorted(set(permissions), key=PERMISSIONS.index), expires_at=expires_at,
+        id=new_id("key"),
+        user=user,
+        name=name,
+        prefix=prefix,
+        key_hash=digest,
+        permissions=sorted(set(permissions), key=PERMISSIONS.index),
+        expires_at=expires_at,
     )
     return key, secret
 

@@ -34,7 +34,9 @@ async def start_session(settings: Any, tokens: Tokens, user: User, user_agent: s
     """A new session for ``user``; returns the API's Session object."""
     ttl = settings.auth.refresh_token_ttl
     session = await Session.create(
-        id=new_id("ses"), user=user, expires_at=utcnow() + timedelta(seconds=ttl),
+        id=new_id("ses"),
+        user=user,
+        expires_at=utcnow() + timedelta(seconds=ttl),
         user_agent=(user_agent or "")[:255],
     )
     refresh = await _issue_refresh(session, ttl)
@@ -67,8 +69,9 @@ async def refresh_session(settings: Any, tokens: Tokens, refresh_token: str) -> 
                 raise ApiError(403, "account_disabled", "This account is disabled")
             new_refresh = await _issue_refresh(session, settings.auth.refresh_token_ttl)
     if reused:
-        raise unauthorized("Refresh token was already used; the session is revoked",
-                           "refresh_token_reused")
+        raise unauthorized(
+            "Refresh token was already used; the session is revoked", "refresh_token_reused"
+        )
     return session_json(tokens, tokens.access_token(user.id, session.id), new_refresh)
 
 

@@ -1,0 +1,75 @@
+"""The long-lived parts of a running appliance, shared by the server and the CLI."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+from .config import ConfigError, Settings, ensure_data_dir
+from .plugins import get_plugin_manager
+from .security import Passwords, Tokens
+from .storage.base import StorageBackend
+
+
+@dataclass
+class Runtime:
+    """Settings, plugin manager, storage and crypto helpers for one process.
+
+    The HTTP app keeps one in ``app.ctx.runtime`` (its attributes are also on
+    ``app.ctx``); CLI commands build their own with :func:`open_runtime`. Services take
+    a Runtime so that the API and the CLI share one code path.
+    """
+
+    settings: Settings
+    pm: pluggy.PluginManager
+    storage: StorageBackend
+    passwords: Passwords
+    tokens: Tokens
+    app: Any = None  # the Sanic app when running as a server
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def choose_storage(settings: Settings, pm: Any) -> StorageBackend:
+    """Instantiate the backend named by ``storage.backend`` from the registered ones."""
+    available: dict[str, type[StorageBackend]] = {}
+    for classes in pm.hook.register_storage_backends(settings=settings):
+        for cls in classes or []:
+            available[cls.name] = cls
+    backend = settings.storage.backend
+    if backend not in available:
+        raise ConfigError(
+            f"storage.backend: no backend named {backend!r}; available: "
+            f"{', '.join(sorted(available)) or 'none'} (install the plugin that provides it)"
+        )
+    return available[backend](settings)
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Everything but open connections: safe to call in every worker process."""
+    ensure_data_dir(settings)
+    pm = get_plugin_manager(settings)
+    return Runtime(
+        settings=settings,
+        pm=pm,
+        storage=choose_storage(settings, pm),
+        passwords=Passwords(settings.auth),
+        tokens=Tokens(settings.auth.secret, settings.auth.access_token_ttl),
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(settings: Settings, migrate: bool = True) -> AsyncIterator[Runtime]:
+    """A Runtime with the database (migrated) and storage open: for CLI commands."""
+    from .db import database
+
+    rt = build_runtime(settings)
+    async with database(settings, rt.pm, migrate=migrate):
+        await rt.storage.startup()
+        try:
+            yield rt
+        finally:
+            await rt.storage.shutdown()

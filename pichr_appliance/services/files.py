@@ -1,0 +1,160 @@
+"""Files: the API's File object, visibility rules, storage keys, deletion and quota."""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from datetime import datetime
+from typing import Any
+
+from tortoise.expressions import F
+
+from ..errors import ApiError, not_found
+from ..models import AlbumFile, File, User
+from ..timeutil import iso, utcnow
+
+log = logging.getLogger("pichr_appliance.files")
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_filename(name: str, fallback: str = "image") -> str:
+    """A filename safe for a storage key: no separators, controls or dots-only names."""
+    name = unicodedata.normalize("NFKD", name or "").encode("ascii", "ignore").decode()
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = _UNSAFE.sub("-", name).strip(".-")[:100]
+    return name or fallback
+
+
+def original_key(file_id: str, filename: str, when: datetime | None = None) -> str:
+    """``uploads/{YYYY-MM-DD}/{fileId}/{safe filename}`` (returned as ``r2Key``)."""
+    day = (when or utcnow()).strftime("%Y-%m-%d")
+    return f"uploads/{day}/{file_id}/{safe_filename(filename)}"
+
+
+def variant_prefix(file_id: str) -> str:
+    """Where the resized variants of a file live (deleted with the file)."""
+    return f"variants/{file_id}/"
+
+
+def file_url(settings: Any, file: File) -> str:
+    return f"{settings.image_base_url}/{file.id}"
+
+
+async def album_ids_for(file_ids: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {fid: [] for fid in file_ids}
+    if file_ids:
+        rows = (
+            await AlbumFile.filter(file_id__in=file_ids)
+            .order_by("added_at")
+            .values("file_id", "album_id")
+        )
+        for row in rows:
+            out[row["file_id"]].append(row["album_id"])
+    return out
+
+
+def file_json(settings: Any, storage: Any, file: File, album_ids: list[str] | None = None) -> dict:
+    """The API's File object (every field of API.md)."""
+    return {
+        "id": file.id,
+        "url": file_url(settings, file),
+        "cdnUrl": storage.public_url(file.storage_key) if file.status == "ready" else None,
+        "title": file.title,
+        "description": file.description,
+        "filename": file.filename,
+        "mime": file.mime,
+        "bytes": file.bytes,
+        "width": file.width,
+        "height": file.height,
+        "visibility": file.visibility,
+        "status": file.status,
+        "viewCount": file.view_count,
+        "downloadCount": file.download_count,
+        "nsfwScore": file.nsfw_score,
+        "ageRestricted": file.age_restricted,
+        "tags": list(file.tags or []),
+        "sha256": file.sha256,
+        "phash": file.phash,
+        "duplicateOf": file.duplicate_of,
+        "albumIds": album_ids or [],
+        "ownerId": file.owner_id,
+        "createdAt": iso(file.created_at),
+        "updatedAt": iso(file.updated_at),
+        "expiresAt": iso(file.expires_at),
+    }
+
+
+async def files_json(settings: Any, storage: Any, files: list[File]) -> list[dict]:
+    """File objects for a page of files, with their album ids in one query."""
+    albums = await album_ids_for([f.id for f in files])
+    return [file_json(settings, storage, f, albums[f.id]) for f in files]
+
+
+def is_owner(file: File, user: User | None) -> bool:
+    return user is not None and file.owner_id is not None and file.owner_id == user.id
+
+
+def is_staff(user: User | None) -> bool:
+    return user is not None and user.role in ("moderator", "admin")
+
+
+def can_see(file: File, user: User | None) -> bool:
+    """Whether ``user`` (None: anonymous) may know that this file exists."""
+    if is_owner(file, user) or is_staff(user):
+        return True
+    if file.visibility == "private" or file.hidden:
+        return False
+    return file.status in ("ready", "removed")
+
+
+def check_available(file: File) -> None:
+    """410 for files that expired or were removed by moderation."""
+    if file.status == "removed":
+        raise ApiError(410, "removed", "This file was removed")
+    if file.expires_at is not None and file.expires_at <= utcnow():
+        raise ApiError(410, "expired", "This file has expired")
+
+
+async def get_visible(file_id: str, user: User | None) -> File:
+    """The file if ``user`` may see it; 404 otherwise (never 403 for hidden things)."""
+    file = await File.get_or_none(id=file_id)
+    if file is None or file.status == "pending" and not is_owner(file, user):
+        raise not_found("File")
+    if not can_see(file, user):
+        raise not_found("File")
+    if file.owner_id and not is_owner(file, user) and not is_staff(user):
+        owner = await User.get_or_none(id=file.owner_id)
+        if owner is not None and owner.disabled:
+            raise not_found("File")  # a disabled owner's content is hidden
+    return file
+
+
+async def add_usage(user_id: str | None, nbytes: int, nfiles: int) -> None:
+    """Adjust a user's storage usage atomically (negative to free)."""
+    if user_id:
+        await User.filter(id=user_id).update(
+            usage_bytes=F("usage_bytes") + nbytes, usage_files=F("usage_files") + nfiles
+        )
+
+
+async def delete_file(rt: Any, file: File, actor: User | None = None) -> None:
+    """Delete a file everywhere: record, album entries, quota, bytes and variants.
+
+    The record goes first (in one statement), so that a failure while deleting bytes
+    leaves orphans that ``gc`` finds, never a visible file without bytes. Retrying
+    on a missing record is a no-op.
+    """
+    from ..plugins import fire_event
+
+    deleted = await File.filter(id=file.id).delete()
+    if not deleted:
+        return
+    if file.status in ("ready", "removed"):
+        await add_usage(file.owner_id, -file.bytes, -1)
+    storage = rt.storage
+    await storage.delete(file.storage_key)
+    async for key in storage.list_keys(variant_prefix(file.id)):
+        await storage.delete(key)
+    await fire_event(rt.pm.hook.file_deleted, app=rt.app, file=file, actor=actor)
