@@ -196,13 +196,13 @@ class Settings(_Section):
 SECRET_KEYS = {"secret", "password", "secret_key", "access_key", "token", "url"}
 
 
-def _resolve_secrets(value: Any, where: str) -> Any:
+def _resolve_secrets(value: Any, where: str, env: Any) -> Any:
     if isinstance(value, dict):
         if set(value) == {"$env"}:
             name = value["$env"]
-            if name not in os.environ:
+            if name not in env:
                 raise ConfigError(f"{where}: environment variable {name} is not set")
-            return os.environ[name]
+            return env[name]
         if set(value) == {"$file"}:
             path = Path(value["$file"]).expanduser()
             try:
@@ -211,9 +211,11 @@ def _resolve_secrets(value: Any, where: str) -> Any:
                 raise ConfigError(
                     f"{where}: cannot read secret file {path}: {exc.strerror}"
                 ) from None
-        return {k: _resolve_secrets(v, f"{where}.{k}" if where else k) for k, v in value.items()}
+        return {
+            k: _resolve_secrets(v, f"{where}.{k}" if where else k, env) for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [_resolve_secrets(v, where) for v in value]
+        return [_resolve_secrets(v, where, env) for v in value]
     return value
 
 
@@ -291,7 +293,7 @@ def load_settings(
         tree["data_dir"] = str(data_dir)
     elif env.get("PICHR_DATA_DIR"):
         tree["data_dir"] = env["PICHR_DATA_DIR"]
-    tree = _resolve_secrets(tree, "")
+    tree = _resolve_secrets(tree, "", env)
     try:
         return Settings.model_validate(tree)
     except ValidationError as exc:

@@ -94,7 +94,7 @@ class LocalStorage(StorageBackend):
             fh = await aiofiles.open(path, "rb")
         except FileNotFoundError:
             raise ObjectNotFound(key) from None
-        async with fh:
+        try:
             await fh.seek(start)
             remaining = None if end is None else end - start + 1
             while remaining is None or remaining > 0:
@@ -105,6 +105,8 @@ class LocalStorage(StorageBackend):
                 if remaining is not None:
                     remaining -= len(chunk)
                 yield chunk
+        finally:
+            await fh.close()
 
     async def delete(self, key: str) -> None:
         path = self._path(key)
