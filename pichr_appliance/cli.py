@@ -93,15 +93,13 @@ def settings_from(ctx: click.Context) -> Settings:
 
 
 def run_with_db(settings: Settings, fn: Callable[..., Coroutine[Any, Any, Any]]) -> Any:
-    """Run ``fn()`` with the database migrated and open; service errors become CLI errors."""
-    from .db import database
-    from .plugins import get_plugin_manager
+    """Run ``fn(runtime)`` with the database migrated and open and storage started;
+    service errors become one-line CLI errors."""
+    from .runtime import open_runtime
 
     async def main() -> Any:
-        ensure_data_dir(settings)
-        pm = get_plugin_manager(settings)
-        async with database(settings, pm):
-            return await fn()
+        async with open_runtime(settings) as rt:
+            return await fn(rt)
 
     try:
         return asyncio.run(main())

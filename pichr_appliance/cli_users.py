@@ -13,12 +13,6 @@ def user() -> None:
     """Manage accounts."""
 
 
-def _passwords(settings):
-    from .security import Passwords
-
-    return Passwords(settings.auth)
-
-
 @user.command("create")
 @common_options
 @click.option("--email", required=True)
@@ -45,10 +39,10 @@ def create(
 
     settings = settings_from(ctx)
 
-    async def go():
+    async def go(rt):
         u = await accounts.create_user(
             settings,
-            _passwords(settings),
+            rt.passwords,
             email=email,
             username=username,
             password=password,
@@ -58,9 +52,9 @@ def create(
             last_name=last_name,
             age_confirmed=age_confirmed,
         )
-        from .plugins import fire_event, get_plugin_manager
+        from .plugins import fire_event
 
-        await fire_event(get_plugin_manager(settings).hook.user_created, app=None, user=u)
+        await fire_event(rt.pm.hook.user_created, app=None, user=u)
         return accounts.user_json(u)
 
     data = run_with_db(settings, go)
@@ -82,7 +76,7 @@ def list_(ctx, q, limit, offset, as_json):
 
     settings = settings_from(ctx)
 
-    async def go():
+    async def go(rt):
         users, total = await accounts.list_users(q=q, limit=limit, offset=offset)
         return {
             "users": [accounts.user_json(u, usage=True, settings=settings) for u in users],
@@ -121,7 +115,7 @@ def _simple(name: str, help_text: str, action):
     def command(ctx, ref):
         settings = settings_from(ctx)
 
-        async def go():
+        async def go(rt):
             from .services import accounts
 
             u = await accounts.get_user(ref)
@@ -159,7 +153,7 @@ def set_role(ctx, ref, role):
     """Set the role of an account."""
     settings = settings_from(ctx)
 
-    async def go():
+    async def go(rt):
         from .services import accounts
 
         u = await accounts.set_role(await accounts.get_user(ref), role)
@@ -177,7 +171,7 @@ def set_plan(ctx, ref, plan):
     """Set the plan of an account."""
     settings = settings_from(ctx)
 
-    async def go():
+    async def go(rt):
         from .services import accounts
 
         u = await accounts.set_plan(settings, await accounts.get_user(ref), plan)
@@ -195,12 +189,10 @@ def reset_password(ctx, ref, password):
     """Set a new password and end every session of the account."""
     settings = settings_from(ctx)
 
-    async def go():
+    async def go(rt):
         from .services import accounts
 
-        u = await accounts.set_password(
-            _passwords(settings), await accounts.get_user(ref), password
-        )
+        u = await accounts.set_password(rt.passwords, await accounts.get_user(ref), password)
         return f"password of {u.username} changed; sessions ended"
 
     click.echo(run_with_db(settings, go))
@@ -217,11 +209,11 @@ def delete(ctx, ref, yes):
     if not yes:
         click.confirm(f"Delete account {ref} and everything it owns?", abort=True)
 
-    async def go():
+    async def go(rt):
         from .services import accounts
 
         u = await accounts.get_user(ref)
-        await accounts.delete_user(u)
-        return f"deleted {u.id} ({u.username})"
+        await accounts.delete_account(rt, u)
+        return f"deleted {u.id} ({u.username}) and everything it owned"
 
     click.echo(run_with_db(settings, go))

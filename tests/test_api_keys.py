@@ -22,8 +22,16 @@ def test_create_list_and_use(pichr_client, pichr_user):
     assert re.fullmatch(r"pk_[1-9A-HJ-NP-Za-km-z]{32}", data["key"])
     assert data["id"].startswith("key_") and data["prefix"] == data["key"][:8]
     assert data["permissions"] == ["upload", "read"] and data["lastUsedAt"] is None
-    assert set(data) == {"id", "name", "key", "prefix", "permissions", "createdAt", "expiresAt",
-                         "lastUsedAt"}
+    assert set(data) == {
+        "id",
+        "name",
+        "key",
+        "prefix",
+        "permissions",
+        "createdAt",
+        "expiresAt",
+        "lastUsedAt",
+    }
     # Only a digest is stored.
     row = pichr_client.run(ApiKey.get(id=data["id"]))
     assert data["key"] not in row.key_hash
@@ -53,11 +61,13 @@ def test_revoke_and_expiry(pichr_client, pichr_user):
     assert pichr_client.delete(f"{KEYS}/{data['id']}", headers=h).status == 204
     assert pichr_client.get("/api/v1/auth/me", headers=kh).status == 401
     assert pichr_client.delete(f"{KEYS}/{data['id']}", headers=h).status == 404
-    soon = make_key(pichr_client, h,
-                    expiresAt=(datetime.now(UTC) + timedelta(hours=1)).isoformat()).json
+    soon = make_key(
+        pichr_client, h, expiresAt=(datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    ).json
     assert soon["expiresAt"].endswith("Z")
-    pichr_client.run(ApiKey.filter(id=soon["id"]).update(
-        expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    pichr_client.run(
+        ApiKey.filter(id=soon["id"]).update(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    )
     kh = {"Authorization": f"Bearer {soon['key']}"}
     assert pichr_client.get("/api/v1/auth/me", headers=kh).status == 401
     # A made-up key of the right shape is refused too.
@@ -80,8 +90,7 @@ def test_bad_input(pichr_client, pichr_user):
         ({"name": "x", "permissions": ["admin"]}, "permissions"),
         ({"name": "x", "permissions": "read"}, "permissions"),
         ({"name": "x", "permissions": ["read"], "expiresAt": "yesterday"}, "expiresAt"),
-        ({"name": "x", "permissions": ["read"], "expiresAt": "2001-01-01T00:00:00Z"},
-         "expiresAt"),
+        ({"name": "x", "permissions": ["read"], "expiresAt": "2001-01-01T00:00:00Z"}, "expiresAt"),
         ({"permissions": ["read"]}, "name"),
     ]:
         r = pichr_client.post(KEYS, headers=h, json=body)

@@ -17,13 +17,19 @@ def test_defaults(tmp_path):
 
 def test_precedence_file_env_override(tmp_path):
     cfg = tmp_path / "c.toml"
-    cfg.write_text('[server]\nport = 9000\npublic_url = "https://file"\nworkers = 2\n'
-                   '[plans.free]\nuploads_per_hour = 1\nrequests_per_hour = 2\n'
-                   'max_file_bytes = 3\n')
-    env = {"PICHR_SERVER__PUBLIC_URL": "https://img.example.com",
-           "PICHR_UPLOADS__ALLOW_ANONYMOUS": "true", "PICHR_SERVER__WORKERS": "3"}
-    s = load_settings(config_file=cfg, environ=env, overrides=["server.workers=4"],
-                      data_dir=tmp_path)
+    cfg.write_text(
+        '[server]\nport = 9000\npublic_url = "https://file"\nworkers = 2\n'
+        "[plans.free]\nuploads_per_hour = 1\nrequests_per_hour = 2\n"
+        "max_file_bytes = 3\n"
+    )
+    env = {
+        "PICHR_SERVER__PUBLIC_URL": "https://img.example.com",
+        "PICHR_UPLOADS__ALLOW_ANONYMOUS": "true",
+        "PICHR_SERVER__WORKERS": "3",
+    }
+    s = load_settings(
+        config_file=cfg, environ=env, overrides=["server.workers=4"], data_dir=tmp_path
+    )
     assert s.server.port == 9000
     assert s.server.public_url == "https://img.example.com"
     assert s.uploads.allow_anonymous is True
@@ -35,10 +41,11 @@ def test_secret_indirection(tmp_path):
     secret_file = tmp_path / "secret"
     secret_file.write_text("from-file\n")
     cfg = tmp_path / "c.toml"
-    cfg.write_text(f'[auth]\nsecret = {{ "$file" = "{secret_file}" }}\n'
-                   '[database]\nurl = { "$env" = "DBURL" }\n')
-    s = load_settings(config_file=cfg, environ={"DBURL": "postgres://u:pw@h/db"},
-                      data_dir=tmp_path)
+    cfg.write_text(
+        f'[auth]\nsecret = {{ "$file" = "{secret_file}" }}\n'
+        '[database]\nurl = { "$env" = "DBURL" }\n'
+    )
+    s = load_settings(config_file=cfg, environ={"DBURL": "postgres://u:pw@h/db"}, data_dir=tmp_path)
     assert s.auth.secret == "from-file" and s.database.url == "postgres://u:pw@h/db"
     shown = masked(s)
     assert shown["auth"]["secret"] == "***" and shown["database"]["url"] == "***"
@@ -48,10 +55,12 @@ def test_secret_indirection(tmp_path):
 
 @pytest.mark.parametrize(
     ("env", "needle"),
-    [({"PICHR_SERVER__PORT": "99999"}, "server.port"),
-     ({"PICHR_SERVER__NOPE": "1"}, "server.nope"),
-     ({"PICHR_AUTH__ALLOW_SIGNUP": "maybe"}, "auth.allow_signup"),
-     ({"PICHR_MODERATION__QUEUE_THRESHOLD": "2"}, "moderation.queue_threshold")],
+    [
+        ({"PICHR_SERVER__PORT": "99999"}, "server.port"),
+        ({"PICHR_SERVER__NOPE": "1"}, "server.nope"),
+        ({"PICHR_AUTH__ALLOW_SIGNUP": "maybe"}, "auth.allow_signup"),
+        ({"PICHR_MODERATION__QUEUE_THRESHOLD": "2"}, "moderation.queue_threshold"),
+    ],
 )
 def test_invalid_settings_name_the_key(tmp_path, env, needle):
     with pytest.raises(ConfigError, match=needle.replace(".", r"\.")):
@@ -89,8 +98,16 @@ def test_example_config_documents_every_setting(tmp_path):
     tree = tomllib.loads(path.read_text())
     load_settings(config_file=path, environ={}, data_dir=tmp_path)
     defaults = Settings()
-    for section in ("server", "database", "storage", "auth", "uploads", "images",
-                    "moderation", "plugins"):
+    for section in (
+        "server",
+        "database",
+        "storage",
+        "auth",
+        "uploads",
+        "images",
+        "moderation",
+        "plugins",
+    ):
         model = getattr(defaults, section)
         for key in type(model).model_fields:
             assert key in tree[section], f"{section}.{key} missing from config.example.toml"

@@ -36,8 +36,9 @@ def test_unknown_route_and_method(pichr_client):
 
 def test_oversized_json_is_413(pichr_client):
     big = b'{"email": "' + b"a" * 2_000_000 + b'"}'
-    r = pichr_client.post("/api/v1/auth/signup", content=big,
-                          headers={"content-type": "application/json"})
+    r = pichr_client.post(
+        "/api/v1/auth/signup", content=big, headers={"content-type": "application/json"}
+    )
     assert r.status == 413
     assert r.json["code"] == "payload_too_large"
 

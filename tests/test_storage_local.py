@@ -31,8 +31,9 @@ def test_local_backend_is_registered_through_the_plugin_hook(tmp_path):
 
     settings = make_settings(tmp_path / "d")
     pm = get_plugin_manager(settings)
-    names = [c.name for group in pm.hook.register_storage_backends(settings=settings)
-             for c in group]
+    names = [
+        c.name for group in pm.hook.register_storage_backends(settings=settings) for c in group
+    ]
     assert names == ["local"]
     assert isinstance(choose_storage(settings, pm), LocalStorage)
 

@@ -239,8 +239,20 @@ async def update_profile(
     return user
 
 
-async def delete_user(user: User) -> None:
-    """Delete an account record with its sessions and keys (files: see the files service)."""
+async def delete_account(rt: Any, user: User) -> None:
+    """Delete an account and everything it owns: files (bytes too), albums, sessions, keys.
+
+    Credentials go first so that nothing can act for the account meanwhile; files are
+    deleted one by one (each deletion is complete on its own), so a failure halfway
+    leaves a consistent state and running the deletion again completes it.
+    """
+    from ..models import Album, File
+    from .files import delete_file
+
+    await revoke_credentials(user, "deleted")
+    for file in await File.filter(owner_id=user.id):
+        await delete_file(rt, file, actor=user)
+    await Album.filter(owner_id=user.id).delete()
     await user.delete()
 
 
