@@ -17,6 +17,18 @@ with tempfile.TemporaryDirectory() as tmp:
             " 'default_connection': 'default', 'migrations': 'pichr_appliance.migrations'}}}\n"
         )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([tmp, os.getcwd()])}
-    sys.exit(subprocess.call(
-        [sys.executable, "-m", "tortoise", "-c", "mkcfg.TORTOISE_ORM", "makemigrations",
-         "--name", name], env=env))
+    sys.exit(
+        subprocess.call(
+            [
+                sys.executable,
+                "-m",
+                "tortoise",
+                "-c",
+                "mkcfg.TORTOISE_ORM",
+                "makemigrations",
+                "--name",
+                name,
+            ],
+            env=env,
+        )
+    )

@@ -7,8 +7,14 @@ from click.testing import CliRunner
 
 from pichr_appliance.cli import cli
 
-FAST = ["-s", "auth.argon2_time_cost=1", "-s", "auth.argon2_memory_kib=64",
-        "-s", "auth.argon2_parallelism=1"]
+FAST = [
+    "-s",
+    "auth.argon2_time_cost=1",
+    "-s",
+    "auth.argon2_memory_kib=64",
+    "-s",
+    "auth.argon2_parallelism=1",
+]
 
 
 @pytest.fixture
@@ -19,8 +25,9 @@ def run(tmp_path, monkeypatch):
     data = str(tmp_path / "data")
 
     def invoke(*args, input=None):
-        result = CliRunner().invoke(cli, [*args, "--data-dir", data, *FAST], input=input,
-                                    catch_exceptions=False)
+        result = CliRunner().invoke(
+            cli, [*args, "--data-dir", data, *FAST], input=input, catch_exceptions=False
+        )
         return result
 
     return invoke
@@ -32,19 +39,47 @@ def test_version():
 
 
 def test_user_lifecycle(run):
-    r = run("user", "create", "--email", "Admin@Example.com", "--username", "boss",
-            "--password", "long-password", "--role", "admin", "--plan", "pro", "--json")
+    r = run(
+        "user",
+        "create",
+        "--email",
+        "Admin@Example.com",
+        "--username",
+        "boss",
+        "--password",
+        "long-password",
+        "--role",
+        "admin",
+        "--plan",
+        "pro",
+        "--json",
+    )
     assert r.exit_code == 0, r.output
     created = json.loads(r.output)
     assert created["role"] == "admin" and created["plan"] == "pro"
     assert created["email"] == "admin@example.com"
 
-    r = run("user", "create", "--email", "admin@example.com", "--username", "other",
-            "--password", "long-password")
+    r = run(
+        "user",
+        "create",
+        "--email",
+        "admin@example.com",
+        "--username",
+        "other",
+        "--password",
+        "long-password",
+    )
     assert r.exit_code == 1 and "already exists" in r.output and "Traceback" not in r.output
 
-    r = run("user", "create", "--email", "p@example.com", "--username", "prompted",
-            input="prompted-pass\nprompted-pass\n")
+    r = run(
+        "user",
+        "create",
+        "--email",
+        "p@example.com",
+        "--username",
+        "prompted",
+        input="prompted-pass\nprompted-pass\n",
+    )
     assert r.exit_code == 0, r.output
 
     r = run("user", "list", "--json")

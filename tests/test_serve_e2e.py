@@ -13,10 +13,19 @@ pytestmark = pytest.mark.slow
 
 
 def cli(data_dir, *args):
-    env = {**os.environ, "PICHR_AUTH__ARGON2_TIME_COST": "1", "PICHR_AUTH__ARGON2_MEMORY_KIB": "64",
-           "PICHR_AUTH__ARGON2_PARALLELISM": "1"}
-    return subprocess.run([sys.executable, "-m", "pichr_appliance", *args, "--data-dir",
-                           str(data_dir)], capture_output=True, text=True, env=env, timeout=60)
+    env = {
+        **os.environ,
+        "PICHR_AUTH__ARGON2_TIME_COST": "1",
+        "PICHR_AUTH__ARGON2_MEMORY_KIB": "64",
+        "PICHR_AUTH__ARGON2_PARALLELISM": "1",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "pichr_appliance", *args, "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -28,22 +37,42 @@ def test_serve_guide_flow_and_graceful_shutdown(tmp_path, workers):
         health = httpx.get(server.url + "/health").json()
         assert health["status"] == "ok"
         # Step 1 of the guide, as written.
-        r = httpx.post(f"{api}/auth/signup", json={
-            "email": "your@email.com", "password": "your-secure-password",
-            "username": "your_username", "firstName": "Your", "lastName": "Name",
-            "ageConfirmed": True})
+        r = httpx.post(
+            f"{api}/auth/signup",
+            json={
+                "email": "your@email.com",
+                "password": "your-secure-password",
+                "username": "your_username",
+                "firstName": "Your",
+                "lastName": "Name",
+                "ageConfirmed": True,
+            },
+        )
         assert r.status_code == 201, r.text
         # Step 2.
-        r = httpx.post(f"{api}/auth/login", json={"email": "your@email.com",
-                                                  "password": "your-secure-password"})
+        r = httpx.post(
+            f"{api}/auth/login",
+            json={"email": "your@email.com", "password": "your-secure-password"},
+        )
         token = r.json()["session"]["access_token"]
         # Every request may land on another worker: each sees the database.
         for _ in range(6):
             me = httpx.get(f"{api}/auth/me", headers={"Authorization": f"Bearer {token}"})
             assert me.status_code == 200 and me.json()["user"]["username"] == "your_username"
         # The CLI works on the same data directory while the server runs.
-        out = cli(data, "user", "create", "--email", "ops@example.com", "--username", "ops",
-                  "--password", "operator-pass", "--role", "admin")
+        out = cli(
+            data,
+            "user",
+            "create",
+            "--email",
+            "ops@example.com",
+            "--username",
+            "ops",
+            "--password",
+            "operator-pass",
+            "--role",
+            "admin",
+        )
         assert out.returncode == 0, out.stderr
         r = httpx.post(f"{api}/auth/login", json={"email": "ops", "password": "operator-pass"})
         assert r.status_code == 200 and r.json()["user"]["role"] == "admin"
