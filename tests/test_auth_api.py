@@ -196,3 +196,25 @@ def test_deleted_user_token_refused(pichr_client, pichr_user):
 
     pichr_client.run(User.filter(id=pichr_user["user"]["id"]).delete())
     assert pichr_client.get("/api/v1/auth/me", headers=pichr_user["headers"]).status == 401
+
+
+def test_login_bad_input(pichr_client):
+    for payload, field in [
+        ({"email": "a@b.co"}, "password"),
+        ({"password": "whatever1"}, "email"),
+        ({"email": 12, "password": "whatever1"}, "email"),
+        ({"email": "a@b.co", "password": None}, "password"),
+    ]:
+        r = pichr_client.post(LOGIN, json=payload)
+        assert r.status == 400, payload
+        assert field in r.json["error"]
+    assert pichr_client.post(LOGIN, content=b"nope").status == 400
+
+
+def test_refresh_and_logout_bad_input(pichr_client, pichr_user):
+    assert pichr_client.post("/api/v1/auth/refresh", json={}).status == 400
+    assert pichr_client.post("/api/v1/auth/logout").status == 401
+    r = pichr_client.patch(
+        "/api/v1/auth/me", headers=pichr_user["headers"], json={"ageConfirmed": "sure"}
+    )
+    assert r.status == 400 and "ageConfirmed" in r.json["error"]
