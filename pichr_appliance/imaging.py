@@ -1,0 +1,233 @@
+"""Image handling: type sniffing, safe decoding, metadata, location stripping, dHash, variants.
+
+Everything here is CPU-bound and synchronous: callers run it in an executor.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# EXIF tags that say where a photo was taken.
+GPS_IFD = 0x8825
+ORIENTATION = 0x0112
+SWAPPED_ORIENTATIONS = {5, 6, 7, 8}
+
+PILLOW_FORMATS = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "GIF": "image/gif",
+    "WEBP": "image/webp",
+    "AVIF": "image/avif",
+}
+
+
+class ImageRejected(Exception):
+    """The bytes are not an acceptable image; ``code`` is the API error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def sniff(head: bytes) -> str | None:
+    """The image type from the first bytes (magic numbers), or None."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[4:8] == b"ftyp" and head[8:12] in (b"avif", b"avis"):
+        return "image/avif"
+    return None
+
+
+@dataclass
+class ImageInfo:
+    mime: str
+    width: int
+    height: int
+    frames: int
+    phash: str
+    location_stripped: bool = False
+
+
+def inspect(path: Path, *, max_pixels: int, strip_location: bool = True) -> ImageInfo:
+    """Verify that ``path`` holds a complete, supported image and describe it.
+
+    The pixel ceiling is checked from the header, before any decoding, so that a
+    decompression bomb never allocates its pixels. A full decode follows, because
+    ``verify()`` misses truncated JPEG scans. With ``strip_location``, GPS EXIF is
+    removed from the file in place (losslessly for JPEG).
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(32)
+    mime = sniff(head)
+    if mime is None:
+        raise ImageRejected("unsupported_type", "The bytes are not a supported image")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as img:
+                if PILLOW_FORMATS.get(img.format or "") != mime:
+                    raise ImageRejected("unsupported_type", "The image type is not supported")
+                width, height = img.size
+                if width <= 0 or height <= 0 or width * height > max_pixels:
+                    raise ImageRejected(
+                        "image_too_large",
+                        f"The image has {width}x{height} pixels; at most {max_pixels} allowed",
+                    )
+                frames = getattr(img, "n_frames", 1)
+                if frames * width * height > max_pixels * 4:
+                    raise ImageRejected("image_too_large", "The animation has too many pixels")
+                for index in range(frames):
+                    img.seek(index)
+                    img.load()
+                exif = img.getexif()
+                orientation = exif.get(ORIENTATION, 1)
+                has_gps = GPS_IFD in exif
+                img.seek(0)
+                phash = dhash(img)
+        except ImageRejected:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ImageRejected("image_too_large", "The image has too many pixels") from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise ImageRejected(
+                "invalid_image", f"The image is damaged or truncated: {exc}"
+            ) from None
+    if orientation in SWAPPED_ORIENTATIONS:
+        width, height = height, width
+    stripped = False
+    if strip_location and has_gps:
+        stripped = strip_gps(path, mime)
+    return ImageInfo(mime, width, height, frames, phash, stripped)
+
+
+def dhash(img: Image.Image, size: int = 8) -> str:
+    """A 64-bit difference hash as 16 hex digits (bit-compatible with imagehash.dhash)."""
+    small = img.convert("L").resize((size + 1, size), Image.Resampling.LANCZOS)
+    pixels = list(small.getdata())
+    bits = 0
+    for row in range(size):
+        for col in range(size):
+            left = pixels[row * (size + 1) + col]
+            right = pixels[row * (size + 1) + col + 1]
+            bits = (bits << 1) | (1 if right > left else 0)
+    return f"{bits:016x}"
+
+
+def hamming(a: str, b: str) -> int:
+    """Bits that differ between two hex hashes."""
+    return bin(int(a, 16) ^ int(b, 16)).count("1")
+
+
+def strip_gps(path: Path, mime: str) -> bool:
+    """Remove the GPS IFD from the image's EXIF, in place. Returns True if changed.
+
+    JPEG: only the EXIF segment is rewritten, the compressed image data is untouched.
+    Other formats are re-saved losslessly (PNG) or at their best quality.
+    """
+    with Image.open(path) as img:
+        exif = img.getexif()
+        if GPS_IFD not in exif:
+            return False
+        del exif[GPS_IFD]
+        new_exif = exif.tobytes()
+        if mime == "image/jpeg":
+            data = path.read_bytes()
+            rewritten = _replace_jpeg_exif(data, new_exif)
+            path.write_bytes(rewritten)
+            return True
+        frames = getattr(img, "n_frames", 1)
+        buf = io.BytesIO()
+        fmt = img.format
+        options: dict = {"exif": new_exif}
+        if fmt == "WEBP":
+            options.update(lossless=False, quality=100)
+        if frames > 1:
+            options.update(save_all=True)
+        img.save(buf, format=fmt, **options)
+    path.write_bytes(buf.getvalue())
+    return True
+
+
+def _replace_jpeg_exif(data: bytes, exif: bytes) -> bytes:
+    """Swap the APP1 Exif segment of a JPEG for ``exif`` (``Exif\\0\\0`` + TIFF)."""
+    if not exif.startswith(b"Exif\x00\x00"):
+        exif = b"Exif\x00\x00" + exif
+    out = bytearray(data[:2])
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            break
+        marker = data[pos + 1]
+        if marker == 0xDA:  # start of scan: the rest is image data
+            break
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        segment = data[pos : pos + 2 + length]
+        if marker == 0xE1 and segment[4:10] == b"Exif\x00\x00":
+            segment = b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif
+        out += segment
+        pos += 2 + length
+    out += data[pos:]
+    return bytes(out)
+
+
+VARIANT_FORMATS = {
+    "webp": ("WEBP", "image/webp"),
+    "jpeg": ("JPEG", "image/jpeg"),
+    "png": ("PNG", "image/png"),
+}
+
+
+def clamp_size(requested: int, allowed: list[int]) -> int:
+    """The smallest allowed size at least as big as ``requested`` (else the largest)."""
+    for size in sorted(allowed):
+        if size >= requested:
+            return size
+    return max(allowed)
+
+
+def make_variant(
+    source: Path, *, width: int | None, height: int | None, fit: str, fmt: str, quality: int
+) -> bytes:
+    """A resized copy of ``source`` (first frame), oriented by its EXIF, as ``fmt``.
+
+    JPEG sources use draft mode, which decodes at a reduced scale: a 12 MP photo
+    becomes a thumbnail in a fraction of a full decode (TRAPS.md #7).
+    """
+    pil_format, _ = VARIANT_FORMATS[fmt]
+    with Image.open(source) as img:
+        target = (width or 100_000, height or 100_000)
+        if img.format == "JPEG":
+            # The smallest decode scale that still covers the box we will cut or fit.
+            ratio = img.width / img.height
+            box_w = width or round((height or img.height) * ratio)
+            box_h = height or round((width or img.width) / ratio)
+            if fit == "cover" and width and height:
+                scale = max(width / img.width, height / img.height)
+                box_w, box_h = round(img.width * scale), round(img.height * scale)
+            img.draft("RGB", (box_w, box_h))
+        img = ImageOps.exif_transpose(img)
+        if fit == "cover" and width and height:
+            img = ImageOps.fit(img, (width, height), Image.Resampling.LANCZOS)
+        else:
+            img.thumbnail(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        if pil_format == "JPEG" and img.mode not in ("RGB", "L"):
+            img = img.convert("RGB")
+        elif img.mode not in ("RGB", "RGBA", "L", "LA"):
+            img = img.convert("RGBA")
+        buf = io.BytesIO()
+        options = {"quality": quality} if pil_format in ("JPEG", "WEBP") else {"optimize": True}
+        img.save(buf, format=pil_format, **options)
+        return buf.getvalue()
