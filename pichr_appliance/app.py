@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from sanic import Request, Sanic
@@ -14,6 +15,7 @@ from .db import close_db, init_db
 from .errors import handle_exception
 from .plugins import call_async
 from .runtime import build_runtime
+from .services.counters import ViewCounters
 
 log = logging.getLogger("pichr_appliance")
 
@@ -50,11 +52,23 @@ def create_app(settings: Settings, *, name: str = "pichr_appliance") -> Sanic:
         app.blueprint(bp)
     app.error_handler.add(Exception, handle_exception)
 
+    app.ctx.counters = ViewCounters()
+
     @app.before_server_start
     async def _open(app: Sanic) -> None:
         await init_db(settings, pm)
         await app.ctx.storage.startup()
         await call_async(pm.hook.startup, app=app)
+        app.ctx.flush_task = asyncio.get_running_loop().create_task(
+            app.ctx.counters.run(settings.images.count_flush_interval)
+        )
+
+    @app.before_server_stop
+    async def _flush(app: Sanic) -> None:
+        task = getattr(app.ctx, "flush_task", None)
+        if task is not None:
+            task.cancel()
+        await app.ctx.counters.flush()
 
     @app.after_server_stop
     async def _close(app: Sanic) -> None:

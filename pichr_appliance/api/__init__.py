@@ -1,5 +1,5 @@
 """HTTP handlers: one blueprint per resource, thin over ``services``."""
 
-from . import auth, health, keys
+from . import auth, files, health, keys, serving, uploads
 
-BLUEPRINTS = [health.bp, auth.bp, keys.bp]
+BLUEPRINTS = [health.bp, auth.bp, keys.bp, uploads.bp, files.bp, serving.bp]

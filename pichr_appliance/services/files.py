@@ -158,3 +158,117 @@ async def delete_file(rt: Any, file: File, actor: User | None = None) -> None:
     async for key in storage.list_keys(variant_prefix(file.id)):
         await storage.delete(key)
     await fire_event(rt.pm.hook.file_deleted, app=rt.app, file=file, actor=actor)
+
+
+SORTS = {"created": "created_at", "-created": "-created_at", "views": "-view_count"}
+
+
+async def list_own(
+    user: User,
+    *,
+    limit: int,
+    offset: int,
+    visibility: str | None = None,
+    tag: str | None = None,
+    album_id: str | None = None,
+    q: str | None = None,
+    sort: str = "-created",
+) -> tuple[list[File], int]:
+    """The caller's files (pending uploads excluded), filtered and sorted."""
+    from tortoise.expressions import Q
+
+    from ..errors import bad_request
+
+    if sort not in SORTS:
+        raise bad_request(f"sort: one of {', '.join(SORTS)}", "invalid_query", {"field": "sort"})
+    query = File.filter(owner_id=user.id).exclude(status="pending")
+    if visibility:
+        query = query.filter(visibility=visibility)
+    if album_id:
+        query = query.filter(entries__album_id=album_id)
+    if q:
+        query = query.filter(
+            Q(title__icontains=q) | Q(description__icontains=q) | Q(filename__icontains=q)
+        )
+    files = await query.order_by(SORTS[sort], "id")
+    if tag:  # tags live in a JSON column: filter in Python (portable across databases)
+        files = [f for f in files if tag.lower() in (f.tags or [])]
+    return files[offset : offset + limit], len(files)
+
+
+async def list_public(
+    viewer: User | None, *, limit: int, offset: int, tag: str | None = None
+) -> tuple[list[File], int]:
+    """Everyone's public, ready files, newest first; age-restricted ones only for viewers
+    who confirmed their age; files of disabled owners and held files never."""
+    now = utcnow()
+    from tortoise.expressions import Q
+
+    query = (
+        File.filter(visibility="public", status="ready", hidden=False)
+        .filter(Q(expires_at=None) | Q(expires_at__gt=now))
+        .exclude(owner__disabled=True)
+    )
+    if viewer is None or not viewer.age_confirmed:
+        query = query.filter(age_restricted=False)
+    files = await query.order_by("-created_at", "id")
+    if tag:
+        files = [f for f in files if tag.lower() in (f.tags or [])]
+    return files[offset : offset + limit], len(files)
+
+
+async def update(file: File, changes: dict[str, Any]) -> File:
+    """Apply a PATCH from the owner (title, description, visibility, tags, expiresAt)."""
+    from ..errors import bad_request
+    from ..timeutil import parse_iso
+    from .uploads import check_tags, check_visibility
+
+    fields = []
+    if "title" in changes:
+        title = changes["title"] or ""
+        if not isinstance(title, str) or len(title) > 200:
+            raise bad_request("title: at most 200 characters", "invalid_title", {"field": "title"})
+        file.title = title
+        fields.append("title")
+    if "description" in changes:
+        desc = changes["description"] or ""
+        if not isinstance(desc, str) or len(desc) > 5000:
+            raise bad_request(
+                "description: at most 5000 characters",
+                "invalid_description",
+                {"field": "description"},
+            )
+        file.description = desc
+        fields.append("description")
+    if "visibility" in changes:
+        file.visibility = check_visibility(changes["visibility"])
+        fields.append("visibility")
+    if "tags" in changes:
+        file.tags = check_tags(changes["tags"])
+        fields.append("tags")
+    if "expiresAt" in changes:
+        raw = changes["expiresAt"]
+        if raw is None:
+            file.expires_at = None
+        else:
+            try:
+                when = parse_iso(raw) if isinstance(raw, str) else None
+            except ValueError:
+                when = None
+            if when is None or when <= utcnow():
+                raise bad_request(
+                    "expiresAt: an ISO-8601 time in the future, or null",
+                    "invalid_expiry",
+                    {"field": "expiresAt"},
+                )
+            file.expires_at = when
+        fields.append("expires_at")
+    if fields:
+        await file.save(update_fields=[*fields, "updated_at"])
+    return file
+
+
+def iso_epoch(seconds: int) -> str:
+    from datetime import UTC, datetime
+
+    return iso(datetime.fromtimestamp(seconds, UTC))

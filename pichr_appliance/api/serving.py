@@ -1,0 +1,213 @@
+"""``/i/{fileId}``: image bytes with caching headers, ranges, variants and access rules."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import UTC
+from email.utils import format_datetime, parsedate_to_datetime
+
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, ResponseStream, empty
+
+from .. import imaging
+from ..errors import ApiError, bad_request, not_found
+from ..models import File, User
+from ..services import files as files_service
+from .context import authenticate
+
+bp = Blueprint("serving")
+
+NAME_RE = re.compile(r"^(file_[A-Za-z0-9]{1,40})(?:\.[A-Za-z0-9]{1,5})?$")
+USER_CONTENT_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_variant_locks: dict[str, asyncio.Lock] = {}
+
+
+async def _viewer(request: Request) -> User | None:
+    try:
+        actor = await authenticate(request)
+    except ApiError:
+        return None  # a stale token must not turn a public image into an error
+    return actor.user if actor else None
+
+
+async def _load(request: Request, file_id: str) -> tuple[File, bool]:
+    """The file and whether it may be cached publicly; 404/410/403 per the rules."""
+    rt = request.app.ctx.runtime
+    file = await File.get_or_none(id=file_id)
+    if file is None or file.status in ("pending", "failed"):
+        raise not_found("File")
+    viewer = await _viewer(request)
+    privileged = files_service.is_owner(file, viewer) or files_service.is_staff(viewer)
+    signed = rt.tokens.verify_url(f"/i/{file.id}", request.args.get("exp"), request.args.get("sig"))
+    if not privileged:
+        if file.hidden or (file.visibility == "private" and not signed):
+            raise not_found("File")
+        if file.owner_id:
+            owner = await User.get_or_none(id=file.owner_id)
+            if owner is not None and owner.disabled:
+                raise not_found("File")
+    files_service.check_available(file)
+    if file.age_restricted and not privileged and not (viewer and viewer.age_confirmed):
+        raise ApiError(403, "age_restricted", "Sign in and confirm your age to see this image")
+    public = file.visibility in ("public", "unlisted") and not file.age_restricted
+    return file, public
+
+
+def _variant_params(request: Request, rt) -> dict | None:
+    args = request.args
+    if not any(k in args for k in ("w", "h", "fit", "format")):
+        return None
+    sizes = rt.settings.images.variant_sizes
+
+    def size(name: str) -> int | None:
+        raw = args.get(name)
+        if raw in (None, ""):
+            return None
+        if not raw.isdigit() or int(raw) == 0:
+            raise bad_request(f"{name}: a positive integer", "invalid_query", {"field": name})
+        return imaging.clamp_size(int(raw), sizes)
+
+    w, h = size("w"), size("h")
+    fit = args.get("fit", "contain")
+    if fit not in ("cover", "contain"):
+        raise bad_request("fit: cover or contain", "invalid_query", {"field": "fit"})
+    fmt = args.get("format")
+    if fmt is not None and fmt not in imaging.VARIANT_FORMATS:
+        raise bad_request("format: webp, jpeg or png", "invalid_query", {"field": "format"})
+    return {"w": w, "h": h, "fit": fit, "format": fmt}
+
+
+async def _variant(rt, file: File, params: dict) -> tuple[str, str, int]:
+    """Storage key, mime and size of the variant, made once (concurrent requests wait)."""
+    fmt = params["format"] or {"image/png": "png", "image/jpeg": "jpeg"}.get(file.mime, "webp")
+    name = f"{params['w'] or 0}x{params['h'] or 0}-{params['fit']}.{fmt}"
+    key = files_service.variant_prefix(file.id) + name
+    mime = imaging.VARIANT_FORMATS[fmt][1]
+    size = await rt.storage.size(key)
+    if size is not None:
+        return key, mime, size
+    lock = _variant_locks.setdefault(key, asyncio.Lock())
+    async with lock:
+        size = await rt.storage.size(key)
+        if size is None:
+            tmp = rt.settings.data_path / "tmp" / f"src-{file.id}-{id(lock)}"
+            try:
+                with open(tmp, "wb") as fh:
+                    async for chunk in rt.storage.open(file.storage_key):
+                        fh.write(chunk)
+                data = await asyncio.get_running_loop().run_in_executor(
+                    None,
+                    lambda: imaging.make_variant(
+                        tmp,
+                        width=params["w"],
+                        height=params["h"],
+                        fit=params["fit"],
+                        fmt=fmt,
+                        quality=rt.settings.images.variant_quality,
+                    ),
+                )
+            finally:
+                tmp.unlink(missing_ok=True)
+
+            async def one():
+                yield data
+
+            size = await rt.storage.put(key, one(), content_type=mime)
+    _variant_locks.pop(key, None)
+    return key, mime, size
+
+
+@bp.route("/i/<name:str>", methods=["GET", "HEAD"])
+async def serve_image(request: Request, name: str) -> HTTPResponse:
+    rt = request.app.ctx.runtime
+    match = NAME_RE.match(name)
+    if not match:
+        raise not_found("File")
+    file, public = await _load(request, match.group(1))
+    params = _variant_params(request, rt)
+    if params:
+        key, mime, size = await _variant(rt, file, params)
+        etag = f'"{file.sha256}-{key.rsplit("/", 1)[1]}"'
+    else:
+        key, mime, size, etag = file.storage_key, file.mime, file.bytes, f'"{file.sha256}"'
+    modified = file.created_at.astimezone(UTC).replace(microsecond=0)
+    headers = {
+        "ETag": etag,
+        "Last-Modified": format_datetime(modified, usegmt=True),
+        "Cache-Control": "public, max-age=31536000, immutable" if public else "private, no-store",
+        "Accept-Ranges": "bytes",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": USER_CONTENT_CSP,
+    }
+    download = request.args.get("download") in ("1", "true")
+    if download:
+        safe = files_service.safe_filename(file.filename)
+        headers["Content-Disposition"] = f'attachment; filename="{safe}"'
+    if _not_modified(request, etag, modified):
+        return empty(status=304, headers=headers)
+    counters = request.app.ctx.counters
+    if request.method == "GET":
+        (counters.download if download else counters.view)(file.id)
+    start, end, status = 0, size - 1, 200
+    rng = request.headers.get("range")
+    if rng and _if_range_ok(request, etag):
+        parsed = _parse_range(rng, size)
+        if parsed == "unsatisfiable":
+            headers["Content-Range"] = f"bytes */{size}"
+            raise ApiError(
+                416, "range_not_satisfiable", "Requested range not satisfiable", headers=headers
+            )
+        if parsed is not None:
+            start, end = parsed
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    headers["Content-Length"] = str(end - start + 1)
+    if request.method == "HEAD":
+        return HTTPResponse(status=status, headers=headers, content_type=mime)
+
+    async def body(response):
+        async for chunk in rt.storage.open(key, start, end):
+            await response.write(chunk)
+
+    return ResponseStream(body, status=status, headers=headers, content_type=mime)
+
+
+def _not_modified(request: Request, etag: str, modified) -> bool:
+    inm = request.headers.get("if-none-match")
+    if inm is not None:
+        tags = [t.strip().removeprefix("W/") for t in inm.split(",")]
+        return "*" in tags or etag in tags
+    ims = request.headers.get("if-modified-since")
+    if ims:
+        try:
+            return modified <= parsedate_to_datetime(ims)
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
+def _if_range_ok(request: Request, etag: str) -> bool:
+    cond = request.headers.get("if-range")
+    return cond is None or cond.strip() == etag
+
+
+def _parse_range(header: str, size: int):
+    """(start, end) for one satisfiable range; None to ignore (multi/garbled)."""
+    m = RANGE_RE.match(header.strip())
+    if not m:
+        return None
+    first, last = m.groups()
+    if first == "" and last == "":
+        return None
+    if first == "":
+        n = int(last)
+        if n == 0:
+            return "unsatisfiable"
+        return max(0, size - n), size - 1
+    start = int(first)
+    end = int(last) if last else size - 1
+    if start >= size or (last and end < start):
+        return "unsatisfiable"
+    return start, min(end, size - 1)

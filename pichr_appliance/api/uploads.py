@@ -1,0 +1,96 @@
+"""``/api/v1/upload``: presign, direct PUT (streamed), finalize."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, json
+
+from ..errors import ApiError, not_found, unauthorized
+from ..models import File, User
+from ..services import files as files_service
+from ..services import uploads
+from .context import authenticate, require_actor
+from .validation import json_body
+
+bp = Blueprint("uploads", url_prefix="/api/v1/upload")
+
+
+async def _uploader(request: Request) -> User | None:
+    """The signed-in user with the ``upload`` permission, or None when anonymous."""
+    actor = await authenticate(request)
+    if actor is None:
+        return None
+    return (await require_actor(request, "upload")).user
+
+
+@bp.post("/presign")
+async def presign(request: Request) -> HTTPResponse:
+    user = await _uploader(request)
+    body = json_body(request)
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "Request body must be a JSON object")
+    return json(await uploads.presign(request.app.ctx.runtime, user, body), status=201)
+
+
+async def _body(request: Request) -> AsyncIterator[bytes]:
+    while True:
+        chunk = await request.stream.read()
+        if chunk is None:
+            return
+        yield chunk
+
+
+@bp.put("/direct/<file_id:str>", stream=True)
+async def direct(request: Request, file_id: str) -> HTTPResponse:
+    rt = request.app.ctx.runtime
+    file = await File.get_or_none(id=file_id)
+    if file is None:
+        raise not_found("Upload")
+    token = request.args.get("token")
+    if token:
+        if rt.tokens.decode_signed(token, "upload", file_id) is None:
+            raise unauthorized("The upload token is invalid or expired", "invalid_upload_token")
+    else:
+        actor = await authenticate(request)
+        if actor is None:
+            raise unauthorized("Use the uploadUrl from presign, or sign in")
+        if file.owner_id != actor.user.id:
+            raise not_found("Upload")  # someone else's upload: not visible to you
+        await require_actor(request, "upload")
+    upload = await uploads.claim_direct(file_id)
+    owner = await User.get_or_none(id=file.owner_id) if file.owner_id else None
+    plan_max = uploads.plan_of(rt.settings, owner).max_file_bytes
+    try:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > upload.declared_bytes:
+            raise uploads.body_too_long(upload, int(length) > plan_max)
+        path, total, sha = await uploads.receive(rt.settings, upload, plan_max, _body(request))
+        file = await uploads.process(rt, upload, path, total, sha)
+    except BaseException:
+        await uploads.release(upload)
+        raise
+    return json(
+        {
+            "fileId": file.id,
+            "url": files_service.file_url(rt.settings, file),
+            "mime": file.mime,
+            "bytes": file.bytes,
+            "status": file.status,
+        }
+    )
+
+
+@bp.post("/finalize")
+async def finalize(request: Request) -> HTTPResponse:
+    rt = request.app.ctx.runtime
+    actor = await authenticate(request)
+    body = json_body(request)
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "Request body must be a JSON object")
+    file = await uploads.finalize(
+        rt, actor.user if actor else None, body.get("uploadId"), body.get("fileId")
+    )
+    album_ids = await files_service.album_ids_for([file.id])
+    return json(files_service.file_json(rt.settings, rt.storage, file, album_ids[file.id]))

@@ -1,0 +1,383 @@
+"""Uploads: presign, streamed direct PUT, processing, finalize."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import unicodedata
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from .. import imaging
+from ..errors import ApiError, bad_request, conflict, not_found
+from ..models import VISIBILITIES, Album, File, Upload, User
+from ..plugins import fire_event
+from ..security import new_id
+from ..timeutil import iso, utcnow
+from . import files as files_service
+
+log = logging.getLogger("pichr_appliance.uploads")
+
+MAX_TAGS = 20
+MAX_TAG_LEN = 50
+MAX_EXPIRES_HOURS = 24 * 365 * 10
+
+
+def check_filename(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise bad_request("filename: required", "invalid_filename", {"field": "filename"})
+    if len(name) > 255:
+        raise bad_request(
+            "filename: at most 255 characters", "invalid_filename", {"field": "filename"}
+        )
+    if any(unicodedata.category(c) == "Cc" for c in name):
+        raise bad_request(
+            "filename: control characters are not allowed",
+            "invalid_filename",
+            {"field": "filename"},
+        )
+    # Path separators are harmless (keys are built from ids), but they are not a name.
+    return name.replace("\\", "/").rsplit("/", 1)[-1] or "image"
+
+
+def check_tags(tags: Any) -> list[str]:
+    if tags is None:
+        return []
+    if (
+        not isinstance(tags, list)
+        or len(tags) > MAX_TAGS
+        or not all(isinstance(t, str) and 0 < len(t.strip()) <= MAX_TAG_LEN for t in tags)
+    ):
+        raise bad_request(
+            f"tags: at most {MAX_TAGS} strings of 1-{MAX_TAG_LEN} characters",
+            "invalid_tags",
+            {"field": "tags"},
+        )
+    return list(dict.fromkeys(t.strip().lower() for t in tags))
+
+
+def check_visibility(value: Any) -> str:
+    if value not in VISIBILITIES:
+        raise bad_request(
+            f"visibility: one of {', '.join(VISIBILITIES)}",
+            "invalid_visibility",
+            {"field": "visibility"},
+        )
+    return value
+
+
+def plan_of(settings: Any, user: User | None) -> Any:
+    return settings.plan(user.plan if user else "anonymous")
+
+
+def check_size_and_quota(settings: Any, user: User | None, nbytes: Any) -> int:
+    """400 for nonsense sizes, 413 over the plan's max, 402 over the remaining quota."""
+    if isinstance(nbytes, bool) or not isinstance(nbytes, int) or nbytes <= 0:
+        raise bad_request("bytes: a positive integer", "invalid_size", {"field": "bytes"})
+    plan = plan_of(settings, user)
+    if nbytes > plan.max_file_bytes:
+        raise ApiError(
+            413,
+            "file_too_large",
+            f"File is larger than your plan allows ({plan.max_file_bytes} bytes)",
+            {"maxBytes": plan.max_file_bytes},
+        )
+    if (
+        user is not None
+        and plan.quota_bytes is not None
+        and (user.usage_bytes + nbytes > plan.quota_bytes)
+    ):
+        raise ApiError(
+            402,
+            "quota_exceeded",
+            "Storage quota exhausted",
+            {"quotaBytes": plan.quota_bytes, "usedBytes": user.usage_bytes},
+        )
+    return nbytes
+
+
+def upload_url(rt: Any, file_id: str) -> str:
+    token = rt.tokens.signed_token("upload", file_id, rt.settings.uploads.upload_token_ttl)
+    return f"{rt.settings.public_url}/api/v1/upload/direct/{file_id}?token={token}"
+
+
+async def presign(rt: Any, user: User | None, body: dict[str, Any]) -> dict[str, Any]:
+    """Create a pending file and its upload record; the API's presign answer."""
+    settings = rt.settings
+    if user is None and not settings.uploads.allow_anonymous:
+        raise ApiError(401, "unauthorized", "Sign in to upload (anonymous uploads are off)")
+    filename = check_filename(body.get("filename"))
+    mime = body.get("mime")
+    if not isinstance(mime, str) or mime.lower() not in settings.uploads.accepted_types:
+        raise ApiError(
+            415,
+            "unsupported_type",
+            f"mime: one of {', '.join(settings.uploads.accepted_types)}",
+            {"field": "mime"},
+        )
+    nbytes = check_size_and_quota(settings, user, body.get("bytes"))
+    sha = body.get("sha256")
+    if sha is not None and (
+        not isinstance(sha, str)
+        or len(sha) != 64
+        or any(c not in "0123456789abcdef" for c in sha.lower())
+    ):
+        raise bad_request("sha256: 64 hex digits", "invalid_sha256", {"field": "sha256"})
+    title = body.get("title") or ""
+    description = body.get("description") or ""
+    if not isinstance(title, str) or len(title) > 200:
+        raise bad_request("title: at most 200 characters", "invalid_title", {"field": "title"})
+    if not isinstance(description, str) or len(description) > 5000:
+        raise bad_request(
+            "description: at most 5000 characters", "invalid_description", {"field": "description"}
+        )
+    visibility = check_visibility(body.get("visibility") or "public")
+    tags = check_tags(body.get("tags"))
+    expires_at = None
+    expires_in = body.get("expiresIn")
+    if expires_in is not None:
+        if (
+            isinstance(expires_in, bool)
+            or not isinstance(expires_in, int | float)
+            or not (0 < expires_in <= MAX_EXPIRES_HOURS)
+        ):
+            raise bad_request(
+                "expiresIn: hours, a positive number", "invalid_expiry", {"field": "expiresIn"}
+            )
+        expires_at = utcnow() + timedelta(hours=expires_in)
+    album_id = body.get("albumId")
+    if album_id is not None and (
+        user is None
+        or not isinstance(album_id, str)
+        or not await Album.filter(id=album_id, owner_id=user.id).exists()
+    ):
+        raise not_found("Album")
+    file_id = new_id("file")
+    key = files_service.original_key(file_id, filename)
+    stale = timedelta(hours=settings.uploads.stale_upload_hours)
+    async with in_transaction():
+        await File.create(
+            id=file_id,
+            owner=user,
+            title=title,
+            description=description,
+            filename=filename,
+            mime=mime.lower(),
+            bytes=nbytes,
+            visibility=visibility,
+            tags=tags,
+            storage_key=key,
+            expires_at=expires_at,
+            status="pending",
+            keep_location=not settings.uploads.strip_location,
+        )
+        upload = await Upload.create(
+            id=new_id("upl"),
+            file_id=file_id,
+            owner=user,
+            kind="direct",
+            declared_bytes=nbytes,
+            declared_sha256=sha.lower() if sha else None,
+            mime=mime.lower(),
+            expires_at=utcnow() + stale,
+            album_id=album_id,
+        )
+    return {
+        "uploadId": upload.id,
+        "uploadUrl": upload_url(rt, file_id),
+        "fileId": file_id,
+        "r2Key": key,
+        "expiresAt": iso(upload.expires_at),
+        "message": "File record created. Use PUT request to upload file, then call /finalize",
+    }
+
+
+async def claim_direct(file_id: str) -> Upload:
+    """Take the pending upload of ``file_id`` for one PUT; 404/409 otherwise."""
+    upload = await Upload.get_or_none(file_id=file_id, kind="direct")
+    if upload is None:
+        raise not_found("Upload")
+    if upload.status == "completed":
+        raise conflict("This upload is already complete", "upload_completed")
+    claimed = await Upload.filter(id=upload.id, status="pending").update(status="receiving")
+    if not claimed:
+        raise conflict("Another request is uploading this file right now", "upload_in_progress")
+    return upload
+
+
+async def release(upload: Upload) -> None:
+    """Let the client try again after a failed PUT."""
+    await Upload.filter(id=upload.id, status="receiving").update(status="pending")
+
+
+def temp_dir(settings: Any) -> Path:
+    path = settings.data_path / "tmp"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+async def receive(
+    settings: Any, upload: Upload, plan_max: int, chunks: AsyncIterator[bytes]
+) -> tuple[Path, int, str]:
+    """Write the streamed body to a temp file, hashing as it goes.
+
+    The body is cut off as soon as it passes the declared size: 413 when it also
+    passes the plan's maximum, else 400.
+    """
+    path = temp_dir(settings) / f"{upload.id}-{os.urandom(4).hex()}"
+    digest = hashlib.sha256()
+    total = 0
+    try:
+        with open(path, "wb") as fh:
+            async for chunk in chunks:
+                total += len(chunk)
+                if total > upload.declared_bytes:
+                    raise body_too_long(upload, total > plan_max)
+                digest.update(chunk)
+                fh.write(chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path, total, digest.hexdigest()
+
+
+def body_too_long(upload: Upload, past_plan_max: bool) -> ApiError:
+    message = f"The body is longer than the declared {upload.declared_bytes} bytes"
+    if past_plan_max:
+        return ApiError(413, "file_too_large", message)
+    return bad_request(message, "size_mismatch")
+
+
+async def process(rt: Any, upload: Upload, path: Path, total: int, sha: str) -> File:
+    """Check the landed bytes, store them, and make the file ready (all or nothing)."""
+    settings = rt.settings
+    file = await File.get(id=upload.file_id)
+    owner = await User.get_or_none(id=file.owner_id) if file.owner_id else None
+    try:
+        if total != upload.declared_bytes:
+            raise bad_request(
+                f"Received {total} bytes but {upload.declared_bytes} were declared", "size_mismatch"
+            )
+        if upload.declared_sha256 and sha != upload.declared_sha256:
+            raise bad_request("sha256 does not match the uploaded bytes", "sha256_mismatch")
+        loop = asyncio.get_running_loop()
+        try:
+            info = await loop.run_in_executor(
+                None,
+                lambda: imaging.inspect(
+                    path,
+                    max_pixels=settings.uploads.max_pixels,
+                    strip_location=not file.keep_location,
+                ),
+            )
+        except imaging.ImageRejected as exc:
+            status = 400 if exc.code == "image_too_large" else 415
+            raise ApiError(status, exc.code, exc.message) from None
+        if info.mime != file.mime:
+            raise ApiError(
+                415, "mime_mismatch", f"The bytes are {info.mime}, but {file.mime} was declared"
+            )
+        if info.location_stripped:
+            total, sha = await loop.run_in_executor(None, _size_and_hash, path)
+        plan = plan_of(settings, owner)
+        if owner is not None and plan.quota_bytes is not None:
+            await owner.refresh_from_db()
+            if owner.usage_bytes + total > plan.quota_bytes:
+                raise ApiError(402, "quota_exceeded", "Storage quota exhausted")
+        duplicate = await _find_duplicate(file, sha, info.phash)
+        score = await classify(rt, path)
+        await rt.storage.put_file(file.storage_key, path, content_type=info.mime, move=True)
+    finally:
+        path.unlink(missing_ok=True)
+    file.bytes, file.sha256, file.phash = total, sha, info.phash
+    file.width, file.height, file.duplicate_of = info.width, info.height, duplicate
+    file.nsfw_score = score
+    moderation = settings.moderation
+    if score is not None and score >= moderation.age_restrict_threshold:
+        file.age_restricted = True
+    file.status = "ready"
+    async with in_transaction():
+        await file.save()
+        await Upload.filter(id=upload.id).update(status="completed", completed_at=utcnow())
+        await files_service.add_usage(file.owner_id, total, 1)
+        if upload.album_id:
+            await _add_to_album(upload.album_id, file)
+    await fire_event(rt.pm.hook.file_uploaded, app=rt.app, file=file)
+    return file
+
+
+def _size_and_hash(path: Path) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    total = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+            total += len(chunk)
+    return total, digest.hexdigest()
+
+
+NEAR_DUPLICATE_BITS = 4
+
+
+async def _find_duplicate(file: File, sha: str, phash: str) -> str | None:
+    """The owner's earliest ready file with the same bytes or a near-identical picture."""
+    if not file.owner_id:
+        return None
+    same = (
+        await File.filter(owner_id=file.owner_id, sha256=sha, status="ready")
+        .exclude(id=file.id)
+        .order_by("created_at")
+        .first()
+    )
+    if same:
+        return same.id
+    candidates = (
+        await File.filter(owner_id=file.owner_id, status="ready")
+        .exclude(id=file.id)
+        .exclude(phash=None)
+        .order_by("-created_at")
+        .limit(500)
+        .values("id", "phash")
+    )
+    near = [c for c in candidates if imaging.hamming(c["phash"], phash) <= NEAR_DUPLICATE_BITS]
+    return near[-1]["id"] if near else None
+
+
+async def classify(rt: Any, path: Path) -> float | None:
+    """The highest score of the installed classifiers, or None without any."""
+    scores = []
+    for group in rt.pm.hook.register_classifiers(settings=rt.settings):
+        for classifier in group or []:
+            try:
+                score = classifier.score(path)
+                if asyncio.iscoroutine(score):
+                    score = await score
+                scores.append(float(score))
+            except Exception:
+                log.exception("classifier %s failed", getattr(classifier, "name", classifier))
+    return max(scores) if scores else None
+
+
+async def _add_to_album(album_id: str, file: File) -> None:
+    from ..models import AlbumFile
+
+    count = await AlbumFile.filter(album_id=album_id).count()
+    await AlbumFile.get_or_create(album_id=album_id, file_id=file.id, defaults={"position": count})
+
+
+async def finalize(rt: Any, user: User | None, upload_id: Any, file_id: Any) -> File:
+    """Idempotent: the File of a completed upload; 409 while bytes are missing."""
+    if not isinstance(upload_id, str) or not isinstance(file_id, str):
+        raise bad_request("uploadId and fileId are required", "invalid_request")
+    upload = await Upload.get_or_none(id=upload_id, file_id=file_id)
+    if upload is None or (upload.owner_id and (user is None or upload.owner_id != user.id)):
+        raise not_found("Upload")
+    if upload.status != "completed":
+        raise conflict("The file's bytes have not been uploaded yet", "upload_incomplete")
+    return await File.get(id=file_id)
