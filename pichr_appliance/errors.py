@@ -81,7 +81,13 @@ def error_response(err: ApiError) -> JSONResponse:
 async def handle_exception(request: Request, exc: Exception) -> JSONResponse:
     """Sanic error handler: ApiError as is, Sanic's own errors mapped, anything else 500."""
     if isinstance(exc, ApiError):
-        return error_response(exc)
+        response = error_response(exc)
+        stream = getattr(request, "stream", None)
+        if stream is not None and getattr(stream, "request_body", None):
+            # A streamed body was refused part-way: the rest is not read, so the
+            # connection cannot carry another request. Say so (Connection: close).
+            stream.keep_alive = False
+        return response
     if isinstance(exc, SanicException):
         status = getattr(exc, "status_code", 500) or 500
         if status >= 500:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from sanic import Blueprint, Request
-from sanic.response import HTTPResponse, json
+from sanic.response import HTTPResponse, empty, json
 
 from ..errors import ApiError, not_found, unauthorized
 from ..models import File, User
 from ..services import files as files_service
-from ..services import uploads
+from ..services import multipart, uploads
 from .context import authenticate, require_actor
 from .validation import json_body
 
@@ -94,3 +94,62 @@ async def finalize(request: Request) -> HTTPResponse:
     )
     album_ids = await files_service.album_ids_for([file.id])
     return json(files_service.file_json(rt.settings, rt.storage, file, album_ids[file.id]))
+
+
+async def _multipart_upload(request: Request, upload_id: str):
+    rt = request.app.ctx.runtime
+    token = request.args.get("token")
+    token_ok = bool(token) and rt.tokens.decode_signed(token, "multipart", upload_id) is not None
+    if token and not token_ok:
+        raise unauthorized("The upload token is invalid or expired", "invalid_upload_token")
+    user = None
+    if not token_ok:
+        actor = await authenticate(request)
+        if actor is None:
+            raise unauthorized("Use the part URLs from init, or sign in")
+        user = (await require_actor(request, "upload")).user
+    return await multipart.get_upload(upload_id, user, token_ok)
+
+
+@bp.post("/multipart/init")
+async def multipart_init(request: Request) -> HTTPResponse:
+    user = await _uploader(request)
+    body = json_body(request)
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "Request body must be a JSON object")
+    return json(await multipart.init(request.app.ctx.runtime, user, body), status=201)
+
+
+@bp.put("/multipart/<upload_id:str>/parts/<number:str>", stream=True)
+async def multipart_part(request: Request, upload_id: str, number: str) -> HTTPResponse:
+    upload = await _multipart_upload(request, upload_id)
+    part = int(number) if number.isdigit() and len(number) < 7 else None
+    result = await multipart.put_part(request.app.ctx.runtime, upload, part, _body(request))
+    return json(result)
+
+
+@bp.get("/multipart/<upload_id:str>")
+async def multipart_status(request: Request, upload_id: str) -> HTTPResponse:
+    upload = await _multipart_upload(request, upload_id)
+    return json(await multipart.status(upload))
+
+
+@bp.post("/multipart/complete")
+async def multipart_complete(request: Request) -> HTTPResponse:
+    rt = request.app.ctx.runtime
+    body = json_body(request)
+    if not isinstance(body, dict) or not isinstance(body.get("uploadId"), str):
+        raise ApiError(400, "invalid_request", "uploadId: required", {"field": "uploadId"})
+    upload = await _multipart_upload(request, body["uploadId"])
+    file = await multipart.complete(rt, upload, body.get("fileId"), body.get("parts"))
+    return json(files_service.file_json(rt.settings, rt.storage, file))
+
+
+@bp.post("/multipart/abort")
+async def multipart_abort(request: Request) -> HTTPResponse:
+    body = json_body(request)
+    if not isinstance(body, dict) or not isinstance(body.get("uploadId"), str):
+        raise ApiError(400, "invalid_request", "uploadId: required", {"field": "uploadId"})
+    upload = await _multipart_upload(request, body["uploadId"])
+    await multipart.abort(request.app.ctx.runtime, upload)
+    return empty(status=204)
