@@ -15,6 +15,7 @@ from .db import close_db, init_db
 from .errors import handle_exception
 from .plugins import call_async
 from .runtime import build_runtime
+from .services import sweeper
 from .services.counters import ViewCounters
 
 log = logging.getLogger("pichr_appliance")
@@ -59,14 +60,15 @@ def create_app(settings: Settings, *, name: str = "pichr_appliance") -> Sanic:
         await init_db(settings, pm)
         await app.ctx.storage.startup()
         await call_async(pm.hook.startup, app=app)
-        app.ctx.flush_task = asyncio.get_running_loop().create_task(
-            app.ctx.counters.run(settings.images.count_flush_interval)
-        )
+        loop = asyncio.get_running_loop()
+        app.ctx.background = [
+            loop.create_task(app.ctx.counters.run(settings.images.count_flush_interval)),
+            loop.create_task(sweeper.run(rt, settings.uploads.sweep_interval)),
+        ]
 
     @app.before_server_stop
     async def _flush(app: Sanic) -> None:
-        task = getattr(app.ctx, "flush_task", None)
-        if task is not None:
+        for task in getattr(app.ctx, "background", []):
             task.cancel()
         await app.ctx.counters.flush()
 

@@ -1,0 +1,60 @@
+"""The background sweeper: expired files, stale uploads, abandoned parts, old temp files."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from ..models import File, Upload, UploadPart
+from ..timeutil import utcnow
+from . import files as files_service
+
+log = logging.getLogger("pichr_appliance.sweeper")
+
+TEMP_MAX_AGE = 3600
+
+
+async def sweep(rt: Any) -> dict[str, int]:
+    """One pass; returns what was removed. Safe to run while uploads are in flight."""
+    now = utcnow()
+    done = {"expiredFiles": 0, "staleUploads": 0, "parts": 0, "tempFiles": 0}
+    for file in await File.filter(expires_at__lte=now).exclude(status="pending"):
+        await files_service.delete_file(rt, file)
+        done["expiredFiles"] += 1
+    # Uploads whose bytes never arrived (or never completed) within their window.
+    stale = await Upload.filter(expires_at__lte=now, status__in=["pending", "failed"])
+    for upload in stale:
+        for part in await UploadPart.filter(upload_id=upload.id):
+            await rt.storage.delete(part.storage_key)
+            done["parts"] += 1
+        await UploadPart.filter(upload_id=upload.id).delete()
+        await File.filter(id=upload.file_id, status="pending").delete()
+        await Upload.filter(id=upload.id).delete()
+        done["staleUploads"] += 1
+    tmp = rt.settings.data_path / "tmp"
+    if tmp.is_dir():
+        cutoff = time.time() - TEMP_MAX_AGE
+        for path in tmp.iterdir():
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    done["tempFiles"] += 1
+            except FileNotFoundError:
+                pass
+    if any(done.values()):
+        log.info("sweeper: %s", done)
+    return done
+
+
+async def run(rt: Any, interval: float) -> None:
+    """Sweep every ``interval`` seconds until cancelled; errors are logged, not fatal."""
+    while True:
+        try:
+            await sweep(rt)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("sweeper pass failed")
+        await asyncio.sleep(interval)
