@@ -17,6 +17,7 @@ from .plugins import call_async
 from .runtime import build_runtime
 from .services import sweeper
 from .services.counters import ViewCounters
+from .services.hotcache import HotCache
 
 log = logging.getLogger("pichr_appliance")
 
@@ -54,6 +55,7 @@ def create_app(settings: Settings, *, name: str = "pichr_appliance") -> Sanic:
     app.error_handler.add(Exception, handle_exception)
 
     app.ctx.counters = ViewCounters()
+    app.ctx.hotcache = rt.extras["hotcache"] = HotCache()
 
     @app.before_server_start
     async def _open(app: Sanic) -> None:

@@ -88,6 +88,7 @@ async def patch(request: Request, file_id: str) -> HTTPResponse:
         raise ApiError(410, "removed", "This file was removed")
     file = await files_service.update(file, body)
     rt = request.app.ctx.runtime
+    files_service.forget(rt, file.id)
     albums = await files_service.album_ids_for([file.id])
     return json(files_service.file_json(rt.settings, rt.storage, file, albums[file.id]))
 

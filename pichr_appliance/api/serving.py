@@ -35,7 +35,17 @@ async def _viewer(request: Request) -> User | None:
 async def _load(request: Request, file_id: str) -> tuple[File, bool]:
     """The file and whether it may be cached publicly; 404/410/403 per the rules."""
     rt = request.app.ctx.runtime
-    file = await File.get_or_none(id=file_id)
+    cache = request.app.ctx.hotcache
+    cached = cache.get_meta(file_id)
+    if cached is None:
+        file = await File.get_or_none(id=file_id)
+        owner_disabled = False
+        if file is not None and file.owner_id:
+            owner = await User.get_or_none(id=file.owner_id)
+            owner_disabled = owner is not None and owner.disabled
+        cache.put_meta(file_id, (file, owner_disabled))
+    else:
+        file, owner_disabled = cached
     if file is None or file.status in ("pending", "failed"):
         raise not_found("File")
     viewer = await _viewer(request)
@@ -44,10 +54,8 @@ async def _load(request: Request, file_id: str) -> tuple[File, bool]:
     if not privileged:
         if file.hidden or (file.visibility == "private" and not signed):
             raise not_found("File")
-        if file.owner_id:
-            owner = await User.get_or_none(id=file.owner_id)
-            if owner is not None and owner.disabled:
-                raise not_found("File")
+        if owner_disabled:
+            raise not_found("File")
     files_service.check_available(file)
     if file.age_restricted and not privileged and not (viewer and viewer.age_confirmed):
         raise ApiError(403, "age_restricted", "Sign in and confirm your age to see this image")
@@ -166,6 +174,17 @@ async def serve_image(request: Request, name: str) -> HTTPResponse:
     headers["Content-Length"] = str(end - start + 1)
     if request.method == "HEAD":
         return HTTPResponse(status=status, headers=headers, content_type=mime)
+
+    cache = request.app.ctx.hotcache
+    if size <= cache.object_max:
+        # Small objects are served from memory once read: no file I/O per request.
+        data = cache.get_object(key)
+        if data is None:
+            data = b"".join([chunk async for chunk in rt.storage.open(key)])
+            cache.put_object(key, data)
+        return HTTPResponse(
+            data[start : end + 1], status=status, headers=headers, content_type=mime
+        )
 
     async def body(response):
         async for chunk in rt.storage.open(key, start, end):

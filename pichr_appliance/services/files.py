@@ -139,6 +139,13 @@ async def add_usage(user_id: str | None, nbytes: int, nfiles: int) -> None:
         )
 
 
+def forget(rt: Any, file_id: str) -> None:
+    """Drop this process's cached metadata and bytes of a file after a change."""
+    cache = rt.extras.get("hotcache") if rt is not None else None
+    if cache is not None:
+        cache.forget(file_id)
+
+
 async def delete_file(rt: Any, file: File, actor: User | None = None) -> None:
     """Delete a file everywhere: record, album entries, quota, bytes and variants.
 
@@ -149,6 +156,7 @@ async def delete_file(rt: Any, file: File, actor: User | None = None) -> None:
     from ..plugins import fire_event
 
     deleted = await File.filter(id=file.id).delete()
+    forget(rt, file.id)
     if not deleted:
         return
     if file.status in ("ready", "removed"):

@@ -1,0 +1,62 @@
+"""Small in-process caches for the serving hot path: file metadata and small objects.
+
+Metadata entries live for ``META_TTL`` seconds, so that several workers (which cannot
+tell each other about changes without a shared channel) converge quickly; the worker
+that changes a file drops its own entry at once. Object bytes are cached by storage
+key, and keys never change content (a new upload gets a new key), so they need no TTL.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from typing import Any
+
+META_TTL = 1.0
+META_MAX = 10_000
+OBJECT_MAX = 1024 * 1024
+OBJECTS_TOTAL = 64 * 1024 * 1024
+
+
+class HotCache:
+    """LRU caches: ``file id -> (file, owner disabled)`` and ``storage key -> bytes``."""
+
+    def __init__(self, object_max: int = OBJECT_MAX, objects_total: int = OBJECTS_TOTAL) -> None:
+        self._meta: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        self._objects: OrderedDict[str, bytes] = OrderedDict()
+        self._bytes = 0
+        self.object_max = object_max
+        self.objects_total = objects_total
+
+    def get_meta(self, file_id: str) -> Any:
+        entry = self._meta.get(file_id)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put_meta(self, file_id: str, value: Any) -> None:
+        self._meta[file_id] = (time.monotonic() + META_TTL, value)
+        self._meta.move_to_end(file_id)
+        while len(self._meta) > META_MAX:
+            self._meta.popitem(last=False)
+
+    def get_object(self, key: str) -> bytes | None:
+        data = self._objects.get(key)
+        if data is not None:
+            self._objects.move_to_end(key)
+        return data
+
+    def put_object(self, key: str, data: bytes) -> None:
+        if len(data) > self.object_max or key in self._objects:
+            return
+        self._objects[key] = data
+        self._bytes += len(data)
+        while self._bytes > self.objects_total:
+            _, old = self._objects.popitem(last=False)
+            self._bytes -= len(old)
+
+    def forget(self, file_id: str) -> None:
+        """Drop everything cached for a file (after a change or deletion)."""
+        self._meta.pop(file_id, None)
+        for key in [k for k in self._objects if f"/{file_id}/" in k]:
+            self._bytes -= len(self._objects.pop(key))
