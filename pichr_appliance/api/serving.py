@@ -100,15 +100,20 @@ async def _variant(rt, file: File, params: dict) -> tuple[str, str, int]:
     async with lock:
         size = await rt.storage.size(key)
         if size is None:
+            local = rt.storage.local_path(file.storage_key)
             tmp = rt.settings.data_path / "tmp" / f"src-{file.id}-{id(lock)}"
             try:
-                with open(tmp, "wb") as fh:
-                    async for chunk in rt.storage.open(file.storage_key):
-                        fh.write(chunk)
+                if local is None or not local.exists():
+                    # Remote storage: fetch the original once into a temp file.
+                    local = tmp
+                    with open(tmp, "wb") as fh:
+                        async for chunk in rt.storage.open(file.storage_key):
+                            fh.write(chunk)
+                source = local
                 data = await asyncio.get_running_loop().run_in_executor(
                     None,
                     lambda: imaging.make_variant(
-                        tmp,
+                        source,
                         width=params["w"],
                         height=params["h"],
                         fit=params["fit"],
