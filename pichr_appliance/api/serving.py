@@ -187,9 +187,8 @@ async def serve_image(request: Request, name: str) -> HTTPResponse:
         if data is None:
             data = b"".join([chunk async for chunk in rt.storage.open(key)])
             cache.put_object(key, data)
-        return HTTPResponse(
-            data[start : end + 1], status=status, headers=headers, content_type=mime
-        )
+        body = data if status == 200 else memoryview(data)[start : end + 1]
+        return HTTPResponse(body, status=status, headers=headers, content_type=mime)
 
     async def body(response):
         async for chunk in rt.storage.open(key, start, end):
