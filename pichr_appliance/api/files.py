@@ -11,7 +11,7 @@ from ..errors import ApiError, bad_request, not_found
 from ..models import VISIBILITIES
 from ..services import files as files_service
 from .context import authenticate, require_actor
-from .validation import json_body, paging
+from .validation import json_object, paging
 
 bp = Blueprint("files", url_prefix="/api/v1/files")
 
@@ -81,9 +81,7 @@ async def _own(request: Request, file_id: str, permission: str):
 @bp.patch("/<file_id:str>")
 async def patch(request: Request, file_id: str) -> HTTPResponse:
     actor, file = await _own(request, file_id, "write")
-    body = json_body(request)
-    if not isinstance(body, dict):
-        raise bad_request("Request body must be a JSON object", "invalid_json")
+    body = json_object(request)
     if file.status == "removed":
         raise ApiError(410, "removed", "This file was removed")
     file = await files_service.update(file, body)
@@ -105,8 +103,8 @@ async def share(request: Request, file_id: str) -> HTTPResponse:
     actor, file = await _own(request, file_id, "write")
     files_service.check_available(file)
     rt = request.app.ctx.runtime
-    body = json_body(request) if request.body else {}
-    expires_in = body.get("expiresIn", 3600) if isinstance(body, dict) else None
+    body = json_object(request) if request.body else {}
+    expires_in = body.get("expiresIn", 3600)
     limit = rt.settings.images.share_max_seconds
     if (
         isinstance(expires_in, bool)

@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, empty, json
 
-from ..errors import ApiError, not_found, unauthorized
+from ..errors import not_found, unauthorized
 from ..models import File, User
 from ..services import files as files_service
 from ..services import multipart, uploads
 from .context import authenticate, require_actor
-from .validation import json_body
+from .validation import json_object, upload_id_of
 
 bp = Blueprint("uploads", url_prefix="/api/v1/upload")
 
@@ -28,9 +28,7 @@ async def _uploader(request: Request) -> User | None:
 @bp.post("/presign")
 async def presign(request: Request) -> HTTPResponse:
     user = await _uploader(request)
-    body = json_body(request)
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", "Request body must be a JSON object")
+    body = json_object(request)
     return json(await uploads.presign(request.app.ctx.runtime, user, body), status=201)
 
 
@@ -86,9 +84,7 @@ async def direct(request: Request, file_id: str) -> HTTPResponse:
 async def finalize(request: Request) -> HTTPResponse:
     rt = request.app.ctx.runtime
     actor = await authenticate(request)
-    body = json_body(request)
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", "Request body must be a JSON object")
+    body = json_object(request)
     file = await uploads.finalize(
         rt, actor.user if actor else None, body.get("uploadId"), body.get("fileId")
     )
@@ -114,9 +110,7 @@ async def _multipart_upload(request: Request, upload_id: str):
 @bp.post("/multipart/init")
 async def multipart_init(request: Request) -> HTTPResponse:
     user = await _uploader(request)
-    body = json_body(request)
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", "Request body must be a JSON object")
+    body = json_object(request)
     return json(await multipart.init(request.app.ctx.runtime, user, body), status=201)
 
 
@@ -137,19 +131,15 @@ async def multipart_status(request: Request, upload_id: str) -> HTTPResponse:
 @bp.post("/multipart/complete")
 async def multipart_complete(request: Request) -> HTTPResponse:
     rt = request.app.ctx.runtime
-    body = json_body(request)
-    if not isinstance(body, dict) or not isinstance(body.get("uploadId"), str):
-        raise ApiError(400, "invalid_request", "uploadId: required", {"field": "uploadId"})
-    upload = await _multipart_upload(request, body["uploadId"])
+    body = json_object(request)
+    upload = await _multipart_upload(request, upload_id_of(body))
     file = await multipart.complete(rt, upload, body.get("fileId"), body.get("parts"))
     return json(files_service.file_json(rt.settings, rt.storage, file))
 
 
 @bp.post("/multipart/abort")
 async def multipart_abort(request: Request) -> HTTPResponse:
-    body = json_body(request)
-    if not isinstance(body, dict) or not isinstance(body.get("uploadId"), str):
-        raise ApiError(400, "invalid_request", "uploadId: required", {"field": "uploadId"})
-    upload = await _multipart_upload(request, body["uploadId"])
+    body = json_object(request)
+    upload = await _multipart_upload(request, upload_id_of(body))
     await multipart.abort(request.app.ctx.runtime, upload)
     return empty(status=204)

@@ -30,11 +30,25 @@ def json_body(request: Request) -> Any:
         raise bad_request("Request body is not valid JSON", "invalid_json") from None
 
 
-def parse(request: Request, model: type[M]) -> M:
-    """Validate the JSON body against ``model``; 400 naming the first bad field."""
+def json_object(request: Request) -> dict[str, Any]:
+    """The JSON body, which must be an object; 400 otherwise."""
     data = json_body(request)
     if not isinstance(data, dict):
         raise bad_request("Request body must be a JSON object", "invalid_json")
+    return data
+
+
+def upload_id_of(body: dict[str, Any]) -> str:
+    """``uploadId`` from a body, or 400 naming it."""
+    upload_id = body.get("uploadId")
+    if not isinstance(upload_id, str):
+        raise bad_request("uploadId: required", "invalid_request", {"field": "uploadId"})
+    return upload_id
+
+
+def parse(request: Request, model: type[M]) -> M:
+    """Validate the JSON body against ``model``; 400 naming the first bad field."""
+    data = json_object(request)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
