@@ -229,24 +229,14 @@ async def update(file: File, changes: dict[str, Any]) -> File:
     """Apply a PATCH from the owner (title, description, visibility, tags, expiresAt)."""
     from ..errors import bad_request
     from ..timeutil import parse_iso
-    from .uploads import check_tags, check_visibility
+    from .uploads import check_description, check_tags, check_title, check_visibility
 
     fields = []
     if "title" in changes:
-        title = changes["title"] or ""
-        if not isinstance(title, str) or len(title) > 200:
-            raise bad_request("title: at most 200 characters", "invalid_title", {"field": "title"})
-        file.title = title
+        file.title = check_title(changes["title"])
         fields.append("title")
     if "description" in changes:
-        desc = changes["description"] or ""
-        if not isinstance(desc, str) or len(desc) > 5000:
-            raise bad_request(
-                "description: at most 5000 characters",
-                "invalid_description",
-                {"field": "description"},
-            )
-        file.description = desc
+        file.description = check_description(changes["description"])
         fields.append("description")
     if "visibility" in changes:
         file.visibility = check_visibility(changes["visibility"])

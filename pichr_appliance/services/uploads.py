@@ -62,6 +62,22 @@ def check_tags(tags: Any) -> list[str]:
     return list(dict.fromkeys(t.strip().lower() for t in tags))
 
 
+def check_title(value: Any) -> str:
+    title = value or ""
+    if not isinstance(title, str) or len(title) > 200:
+        raise bad_request("title: at most 200 characters", "invalid_title", {"field": "title"})
+    return title
+
+
+def check_description(value: Any) -> str:
+    description = value or ""
+    if not isinstance(description, str) or len(description) > 5000:
+        raise bad_request(
+            "description: at most 5000 characters", "invalid_description", {"field": "description"}
+        )
+    return description
+
+
 def check_visibility(value: Any) -> str:
     if value not in VISIBILITIES:
         raise bad_request(
@@ -129,14 +145,8 @@ async def presign(rt: Any, user: User | None, body: dict[str, Any]) -> dict[str,
         or any(c not in "0123456789abcdef" for c in sha.lower())
     ):
         raise bad_request("sha256: 64 hex digits", "invalid_sha256", {"field": "sha256"})
-    title = body.get("title") or ""
-    description = body.get("description") or ""
-    if not isinstance(title, str) or len(title) > 200:
-        raise bad_request("title: at most 200 characters", "invalid_title", {"field": "title"})
-    if not isinstance(description, str) or len(description) > 5000:
-        raise bad_request(
-            "description: at most 5000 characters", "invalid_description", {"field": "description"}
-        )
+    title = check_title(body.get("title"))
+    description = check_description(body.get("description"))
     visibility = check_visibility(body.get("visibility") or "public")
     tags = check_tags(body.get("tags"))
     expires_at = None
