@@ -79,6 +79,8 @@ class UploadSettings(_Section):
     upload_token_ttl: int = Field(3600, ge=60)
     strip_location: bool = True
     max_pixels: int = Field(100_000_000, ge=1)
+    max_metadata_bytes: int = Field(16 * 1024 * 1024, ge=64 * 1024)
+    max_buffered_bytes: int = Field(64 * 1024 * 1024, ge=1024 * 1024)
     stale_upload_hours: int = Field(24, ge=1)
     sweep_interval: int = Field(300, ge=5)
 

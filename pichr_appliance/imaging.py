@@ -6,6 +6,8 @@ Everything here is CPU-bound and synchronous: callers run it in an executor.
 from __future__ import annotations
 
 import io
+import os
+import shutil
 import struct
 import warnings
 from dataclasses import dataclass
@@ -61,19 +63,35 @@ class ImageInfo:
     location_stripped: bool = False
 
 
-def inspect(path: Path, *, max_pixels: int, strip_location: bool = True) -> ImageInfo:
+DEFAULT_MAX_METADATA = 16 * 1024 * 1024
+DEFAULT_MAX_BUFFERED = 64 * 1024 * 1024
+
+
+def inspect(
+    path: Path,
+    *,
+    max_pixels: int,
+    strip_location: bool = True,
+    max_metadata: int = DEFAULT_MAX_METADATA,
+    max_buffered: int = DEFAULT_MAX_BUFFERED,
+) -> ImageInfo:
     """Verify that ``path`` holds a complete, supported image and describe it.
 
     The pixel ceiling is checked from the header, before any decoding, so that a
-    decompression bomb never allocates its pixels. A full decode follows, because
-    ``verify()`` misses truncated JPEG scans. With ``strip_location``, GPS EXIF is
-    removed from the file in place (losslessly for JPEG).
+    decompression bomb never allocates its pixels. Pillow also keeps some metadata in
+    memory while opening (every JPEG APPn/COM segment, every GIF comment) and reads
+    WebP and AVIF files whole; so those are measured on disk first: more than
+    ``max_metadata`` bytes of such metadata, or a WebP/AVIF file over
+    ``max_buffered`` bytes, is refused before Pillow opens it. A full decode
+    follows, because ``verify()`` misses truncated JPEG scans. With
+    ``strip_location``, GPS EXIF is removed from the file in place (losslessly for
+    JPEG).
     """
-    with open(path, "rb") as fh:
-        head = fh.read(32)
-    mime = sniff(head)
-    if mime is None:
-        raise ImageRejected("unsupported_type", "The bytes are not a supported image")
+    with open(path, "rb", buffering=1 << 16) as fh:
+        mime = sniff(fh.read(32))
+        if mime is None:
+            raise ImageRejected("unsupported_type", "The bytes are not a supported image")
+        _check_memory_needs(fh, mime, max_metadata=max_metadata, max_buffered=max_buffered)
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -113,6 +131,105 @@ def inspect(path: Path, *, max_pixels: int, strip_location: bool = True) -> Imag
     return ImageInfo(mime, width, height, frames, phash, stripped)
 
 
+def _check_memory_needs(fh, mime: str, *, max_metadata: int, max_buffered: int) -> None:
+    """Refuse files whose opening would make Pillow hold an unbounded number of bytes."""
+    if mime in ("image/webp", "image/avif"):
+        if os.fstat(fh.fileno()).st_size > max_buffered:
+            raise ImageRejected(
+                "too_much_metadata",
+                f"{mime} files are decoded in memory; at most {max_buffered} bytes allowed",
+            )
+        return
+    if mime == "image/jpeg":
+        held = _jpeg_metadata_bytes(fh, max_metadata)
+    elif mime == "image/gif":
+        held = _gif_metadata_bytes(fh, max_metadata)
+    else:
+        return  # PNG: Pillow caps text chunks itself and skips unknown ones
+    if held > max_metadata:
+        raise ImageRejected(
+            "too_much_metadata", f"The image carries more than {max_metadata} bytes of metadata"
+        )
+
+
+def _jpeg_metadata_bytes(fh, limit: int) -> int:
+    """Bytes of APPn and COM segments before the first scan (stops counting past limit).
+
+    Anything that is not a well-formed marker ends the count: the decoder then
+    reports the damage.
+    """
+    fh.seek(2)
+    total = 0
+    while total <= limit:
+        if fh.read(1) != b"\xff":
+            return total
+        marker = fh.read(1)
+        while marker == b"\xff":  # fill bytes between segments
+            marker = fh.read(1)
+        if not marker or marker[0] in (0xDA, 0xD9):  # start of scan, end of image
+            return total
+        if marker[0] == 0x01 or 0xD0 <= marker[0] <= 0xD7:  # markers without a length
+            continue
+        raw = fh.read(2)
+        if len(raw) < 2:
+            return total
+        (length,) = struct.unpack(">H", raw)
+        if length < 2:
+            return total
+        if 0xE0 <= marker[0] <= 0xEF or marker[0] == 0xFE:
+            total += length
+        fh.seek(length - 2, os.SEEK_CUR)
+    return total
+
+
+def _gif_metadata_bytes(fh, limit: int) -> int:
+    """Bytes of comment, application and plain-text extensions (stops counting past limit).
+
+    Image data is skipped by its sub-block lengths through a buffered reader, so that
+    a long animation is walked quickly.
+    """
+    fh.seek(0)
+    header = fh.read(13)
+    if len(header) < 13:
+        return 0
+    if header[10] & 0x80:  # global colour table
+        fh.seek(3 * (2 << (header[10] & 7)), os.SEEK_CUR)
+
+    def sub_blocks() -> int | None:
+        n = 0
+        while True:
+            size = fh.read(1)
+            if not size:
+                return None
+            if size[0] == 0:
+                return n
+            n += size[0]
+            fh.seek(size[0], os.SEEK_CUR)
+
+    total = 0
+    while total <= limit:
+        intro = fh.read(1)
+        if intro == b"\x21":  # extension
+            label = fh.read(1)
+            n = sub_blocks()
+            if n is None:
+                return total
+            if label in (b"\xfe", b"\xff", b"\x01"):  # comment, application, plain text
+                total += n
+        elif intro == b"\x2c":  # image descriptor, then LZW data
+            desc = fh.read(9)
+            if len(desc) < 9:
+                return total
+            if desc[8] & 0x80:  # local colour table
+                fh.seek(3 * (2 << (desc[8] & 7)), os.SEEK_CUR)
+            fh.read(1)  # LZW minimum code size
+            if sub_blocks() is None:
+                return total
+        else:  # trailer, or damage for the decoder to report
+            return total
+    return total
+
+
 def dhash(img: Image.Image, size: int = 8) -> str:
     """A 64-bit difference hash as 16 hex digits (bit-compatible with imagehash.dhash)."""
     small = img.convert("L").resize((size + 1, size), Image.Resampling.LANCZOS)
@@ -144,9 +261,7 @@ def strip_gps(path: Path, mime: str) -> bool:
         del exif[GPS_IFD]
         new_exif = exif.tobytes()
         if mime == "image/jpeg":
-            data = path.read_bytes()
-            rewritten = _replace_jpeg_exif(data, new_exif)
-            path.write_bytes(rewritten)
+            _replace_jpeg_exif(path, new_exif)
             return True
         frames = getattr(img, "n_frames", 1)
         buf = io.BytesIO()
@@ -161,26 +276,33 @@ def strip_gps(path: Path, mime: str) -> bool:
     return True
 
 
-def _replace_jpeg_exif(data: bytes, exif: bytes) -> bytes:
-    """Swap the APP1 Exif segment of a JPEG for ``exif`` (``Exif\\0\\0`` + TIFF)."""
+def _replace_jpeg_exif(path: Path, exif: bytes) -> None:
+    """Swap the APP1 Exif segment of a JPEG file for ``exif`` (``Exif\\0\\0`` + TIFF).
+
+    Only the segments before the first scan are rewritten; the rest of the file is
+    copied unchanged, in pieces, into a sibling file that then replaces the original.
+    """
     if not exif.startswith(b"Exif\x00\x00"):
         exif = b"Exif\x00\x00" + exif
-    out = bytearray(data[:2])
-    pos = 2
-    while pos + 4 <= len(data):
-        if data[pos] != 0xFF:
-            break
-        marker = data[pos + 1]
-        if marker == 0xDA:  # start of scan: the rest is image data
-            break
-        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
-        segment = data[pos : pos + 2 + length]
-        if marker == 0xE1 and segment[4:10] == b"Exif\x00\x00":
-            segment = b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif
-        out += segment
-        pos += 2 + length
-    out += data[pos:]
-    return bytes(out)
+    tmp = path.with_name(path.name + ".exif")
+    try:
+        with open(path, "rb") as src, open(tmp, "wb") as dst:
+            dst.write(src.read(2))
+            while True:
+                head = src.read(4)
+                if len(head) < 4 or head[0] != 0xFF or head[1] in (0xDA, 0xD9):
+                    dst.write(head)  # the scan starts: the rest is image data
+                    break
+                (length,) = struct.unpack(">H", head[2:4])
+                body = src.read(max(0, length - 2))
+                if head[1] == 0xE1 and body[:6] == b"Exif\x00\x00":
+                    dst.write(b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif)
+                else:
+                    dst.write(head + body)
+            shutil.copyfileobj(src, dst, 1 << 20)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 VARIANT_FORMATS = {

@@ -132,3 +132,65 @@ def test_clamp_size():
     assert imaging.clamp_size(1, sizes) == 64
     assert imaging.clamp_size(200, sizes) == 256
     assert imaging.clamp_size(99999, sizes) == 1024
+
+
+def jpeg_with_app_segments(count, size=60_000):
+    """A real JPEG with ``count`` APP15 segments of ``size`` bytes after SOI."""
+    base = sample_image_bytes("JPEG", (32, 24))
+    segment = b"\xff\xef" + (size + 2).to_bytes(2, "big") + b"\x00" * size
+    return base[:2] + segment * count + base[2:]
+
+
+def gif_with_comment(nbytes):
+    """A real GIF with a comment extension of ``nbytes`` before the image."""
+    base = sample_image_bytes("GIF", (16, 16))
+    blocks = b"".join(bytes([255]) + b"c" * 255 for _ in range(nbytes // 255)) + b"\x00"
+    head_end = 13 + (3 * (2 << (base[10] & 7)) if base[10] & 0x80 else 0)
+    return base[:head_end] + b"\x21\xfe" + blocks + base[head_end:]
+
+
+def test_jpeg_metadata_is_measured_before_decoding(tmp_path):
+    # Under the limit: accepted, and the count is exact (segment lengths include 2 bytes).
+    ok = write(tmp_path, jpeg_with_app_segments(2))
+    assert imaging.inspect(ok, max_pixels=MAX, max_metadata=130_000).mime == "image/jpeg"
+    with open(ok, "rb") as fh:
+        assert imaging._jpeg_metadata_bytes(fh, 10**9) == 2 * 60_002 + 16  # + JFIF APP0
+    # Over it: refused before Pillow holds the segments.
+    big = write(tmp_path, jpeg_with_app_segments(3), "big")
+    with pytest.raises(imaging.ImageRejected) as err:
+        imaging.inspect(big, max_pixels=MAX, max_metadata=130_000)
+    assert err.value.code == "too_much_metadata"
+
+
+def test_gif_comments_are_measured_before_decoding(tmp_path):
+    path = write(tmp_path, gif_with_comment(255 * 400))
+    assert imaging.inspect(path, max_pixels=MAX, max_metadata=200_000).frames == 1
+    with pytest.raises(imaging.ImageRejected) as err:
+        imaging.inspect(path, max_pixels=MAX, max_metadata=100_000)
+    assert err.value.code == "too_much_metadata"
+
+
+def test_webp_over_the_buffered_limit_is_refused(tmp_path):
+    base = sample_image_bytes("WEBP", (16, 16))
+    pad = b"JUNK" + (2_000_000).to_bytes(4, "little") + b"\x00" * 2_000_000
+    riff = base[8:] + pad
+    path = write(tmp_path, b"RIFF" + len(riff).to_bytes(4, "little") + riff)
+    with pytest.raises(imaging.ImageRejected) as err:
+        imaging.inspect(path, max_pixels=MAX, max_buffered=1_000_000)
+    assert err.value.code == "too_much_metadata"
+    assert imaging.inspect(path, max_pixels=MAX, max_buffered=3_000_000).mime == "image/webp"
+
+
+def test_gps_strip_streams_a_jpeg_with_large_scan(tmp_path):
+    # A photo-sized JPEG: the rewrite must keep every byte after the EXIF segment.
+    img = Image.effect_noise((1200, 900), 60).convert("RGB")
+    exif = Image.Exif()
+    exif[imaging.GPS_IFD] = {1: "N", 2: (48.0, 51.0, 29.0)}
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", exif=exif.tobytes(), quality=95)
+    original = buf.getvalue()
+    path = write(tmp_path, original)
+    assert imaging.inspect(path, max_pixels=MAX).location_stripped
+    sos = original.index(b"\xff\xdb")  # quantisation tables onwards are untouched
+    assert path.read_bytes().endswith(original[sos:])
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left

@@ -284,10 +284,12 @@ async def process(rt: Any, upload: Upload, path: Path, total: int, sha: str) -> 
                     path,
                     max_pixels=settings.uploads.max_pixels,
                     strip_location=not file.keep_location,
+                    max_metadata=settings.uploads.max_metadata_bytes,
+                    max_buffered=settings.uploads.max_buffered_bytes,
                 ),
             )
         except imaging.ImageRejected as exc:
-            status = 400 if exc.code == "image_too_large" else 415
+            status = 400 if exc.code in ("image_too_large", "too_much_metadata") else 415
             raise ApiError(status, exc.code, exc.message) from None
         if info.mime != file.mime:
             raise ApiError(
