@@ -1,5 +1,13 @@
 """HTTP handlers: one blueprint per resource, thin over ``services``."""
 
-from . import auth, files, health, keys, serving, uploads
+from . import albums, auth, files, health, keys, serving, uploads
 
-BLUEPRINTS = [health.bp, auth.bp, keys.bp, uploads.bp, files.bp, serving.bp]
+BLUEPRINTS = [
+    health.bp,
+    auth.bp,
+    keys.bp,
+    uploads.bp,
+    files.bp,
+    albums.bp,
+    serving.bp,
+]
