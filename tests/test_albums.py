@@ -115,7 +115,11 @@ def test_add_remove_reorder_cover_patch_delete(pichr_client, pichr_user):
     page = pichr_client.get(f"{base}?limit=2&offset=1", headers=h).json
     assert [f["id"] for f in page["files"]] == [a, b] and page["total"] == 3
     assert page["limit"] == 2 and page["offset"] == 1
-    for bad in ({"fileIds": []}, {"fileIds": [a], "position": -1}, {"fileIds": [a], "position": "x"}):
+    for bad in (
+        {"fileIds": []},
+        {"fileIds": [a], "position": -1},
+        {"fileIds": [a], "position": "x"},
+    ):
         assert pichr_client.post(f"{base}/files", headers=h, json=bad).status == 400
 
     r = pichr_client.patch(

@@ -1,6 +1,6 @@
 """HTTP handlers: one blueprint per resource, thin over ``services``."""
 
-from . import albums, auth, files, health, keys, serving, uploads
+from . import albums, auth, files, health, keys, moderation, serving, uploads
 
 BLUEPRINTS = [
     health.bp,
@@ -9,5 +9,6 @@ BLUEPRINTS = [
     uploads.bp,
     files.bp,
     albums.bp,
+    moderation.bp,
     serving.bp,
 ]
