@@ -103,6 +103,12 @@ class ApiClient:
         return self.request("patch", path, **kw)
 
     def delete(self, path: str, **kw: Any) -> Any:
+        if "json" in kw:  # httpx has no json= for DELETE; the API takes bodies there
+            import json as _json
+
+            kw["content"] = _json.dumps(kw.pop("json")).encode()
+            kw["headers"] = {**(kw.get("headers") or {}), "Content-Type": "application/json"}
+            return self.request("request", path, http_method="DELETE", **kw)
         return self.request("delete", path, **kw)
 
     def head(self, path: str, **kw: Any) -> Any:

@@ -1,6 +1,6 @@
 """HTTP handlers: one blueprint per resource, thin over ``services``."""
 
-from . import albums, auth, files, health, keys, moderation, serving, uploads
+from . import account, albums, auth, files, health, keys, moderation, serving, uploads
 
 BLUEPRINTS = [
     health.bp,
@@ -10,5 +10,6 @@ BLUEPRINTS = [
     files.bp,
     albums.bp,
     moderation.bp,
+    account.bp,
     serving.bp,
 ]
