@@ -16,6 +16,7 @@ bp = Blueprint("account", url_prefix="/api/v1/account")
 
 @bp.get("/export")
 async def export_zip(request: Request) -> HTTPResponse:
+    """``GET /account/export``: the GDPR ZIP, streamed (session only)."""
     actor = await require_actor(request, session_only=True)
     rt = request.app.ctx.runtime
     user = actor.user
@@ -37,6 +38,7 @@ async def export_zip(request: Request) -> HTTPResponse:
 
 @bp.delete("")
 async def delete(request: Request) -> HTTPResponse:
+    """``DELETE /account`` ``{password}``: 204; everything the account owns goes."""
     actor = await require_actor(request, session_only=True)
     password = json_object(request).get("password") if request.body else None
     if not isinstance(password, str) or not password:

@@ -14,6 +14,7 @@ bp = Blueprint("albums", url_prefix="/api/v1/albums")
 
 @bp.post("")
 async def create(request: Request) -> HTTPResponse:
+    """``POST /albums``: 201 Album; only the caller's own files (400 naming others)."""
     actor = await require_actor(request, "write")
     album = await albums_service.create(actor.user, json_object(request))
     settings = request.app.ctx.settings
@@ -22,6 +23,7 @@ async def create(request: Request) -> HTTPResponse:
 
 @bp.get("")
 async def list_own(request: Request) -> HTTPResponse:
+    """``GET /albums``: the caller's albums, newest first."""
     actor = await require_actor(request, "read")
     limit, offset = paging(request)
     albums, total = await albums_service.list_own(actor.user, limit=limit, offset=offset)
@@ -33,6 +35,7 @@ async def list_own(request: Request) -> HTTPResponse:
 
 @bp.get("/<album_id:str>")
 async def get(request: Request, album_id: str) -> HTTPResponse:
+    """``GET /albums/{id}``: Album plus a page of its files in album order."""
     actor = await authenticate(request)
     if actor is not None and not actor.can("read"):
         await require_actor(request, "read")
@@ -45,6 +48,7 @@ async def get(request: Request, album_id: str) -> HTTPResponse:
 
 @bp.patch("/<album_id:str>")
 async def patch(request: Request, album_id: str) -> HTTPResponse:
+    """``PATCH /albums/{id}`` (owner): title, description, visibility, tags, cover."""
     actor = await require_actor(request, "write")
     album = await albums_service.get_own(album_id, actor.user)
     album = await albums_service.update(album, json_object(request))
@@ -53,6 +57,7 @@ async def patch(request: Request, album_id: str) -> HTTPResponse:
 
 @bp.delete("/<album_id:str>")
 async def delete(request: Request, album_id: str) -> HTTPResponse:
+    """``DELETE /albums/{id}`` (owner or staff): 204; the files stay."""
     actor = await require_actor(request, "delete")
     album = await albums_service.get_own(album_id, actor.user, staff_ok=True)
     await albums_service.delete(album)
@@ -61,6 +66,7 @@ async def delete(request: Request, album_id: str) -> HTTPResponse:
 
 @bp.post("/<album_id:str>/files")
 async def add_files(request: Request, album_id: str) -> HTTPResponse:
+    """``POST /albums/{id}/files`` ``{fileIds, position?}``: the Album."""
     actor = await require_actor(request, "write")
     album = await albums_service.get_own(album_id, actor.user)
     body = json_object(request)
@@ -72,6 +78,7 @@ async def add_files(request: Request, album_id: str) -> HTTPResponse:
 
 @bp.delete("/<album_id:str>/files/<file_id:str>")
 async def remove_file(request: Request, album_id: str, file_id: str) -> HTTPResponse:
+    """``DELETE /albums/{id}/files/{fileId}``: 204; the file stays."""
     actor = await require_actor(request, "write")
     album = await albums_service.get_own(album_id, actor.user)
     await albums_service.remove_file(album, file_id)
@@ -80,6 +87,7 @@ async def remove_file(request: Request, album_id: str, file_id: str) -> HTTPResp
 
 @bp.put("/<album_id:str>/order")
 async def reorder(request: Request, album_id: str) -> HTTPResponse:
+    """``PUT /albums/{id}/order`` ``{fileIds}``: every file of the album once."""
     actor = await require_actor(request, "write")
     album = await albums_service.get_own(album_id, actor.user)
     album = await albums_service.reorder(album, json_object(request).get("fileIds"))

@@ -29,6 +29,7 @@ def reporter_key(request: Request, user_id: str | None) -> str:
 
 @bp.post("/report")
 async def report(request: Request) -> HTTPResponse:
+    """``POST /moderation/report``: anyone (also anonymous and API keys); 201."""
     actor = await authenticate(request)
     user = actor.user if actor else None
     body = json_object(request)
@@ -44,6 +45,7 @@ async def report(request: Request) -> HTTPResponse:
 
 @bp.get("/queue")
 async def queue(request: Request) -> HTTPResponse:
+    """``GET /moderation/queue?status=open|resolved|all``: reports grouped by target."""
     await require_role(request, *STAFF)
     limit, offset = paging(request)
     items, total = await moderation.queue(
@@ -57,12 +59,14 @@ async def queue(request: Request) -> HTTPResponse:
 
 @bp.get("/reports/<report_id:str>")
 async def show(request: Request, report_id: str) -> HTTPResponse:
+    """``GET /moderation/reports/{id}``: a report, its target and its siblings."""
     await require_role(request, *STAFF)
     return json(await moderation.show(request.app.ctx.runtime, report_id))
 
 
 @bp.post("/reports/<report_id:str>/resolve")
 async def resolve(request: Request, report_id: str) -> HTTPResponse:
+    """``POST /moderation/reports/{id}/resolve``: decide; returns the report."""
     actor = await require_role(request, *STAFF)
     action, note, ban = moderation.check_resolution(json_object(request))
     report = await moderation.resolve(
@@ -73,6 +77,7 @@ async def resolve(request: Request, report_id: str) -> HTTPResponse:
 
 @bp.get("/audit")
 async def audit_log(request: Request) -> HTTPResponse:
+    """``GET /moderation/audit?targetId&action&actorId``: newest first."""
     await require_role(request, *STAFF)
     limit, offset = paging(request)
     entries, total = await audit.list_entries(

@@ -27,6 +27,7 @@ class Operator:
 
     @property
     def id(self) -> str | None:
+        """The account id behind the operator, or None (CLI, system)."""
         return self.user.id if self.user is not None else None
 
     @classmethod
