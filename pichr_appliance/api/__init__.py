@@ -1,6 +1,6 @@
 """HTTP handlers: one blueprint per resource, thin over ``services``."""
 
-from . import account, albums, auth, files, health, keys, moderation, serving, uploads
+from . import account, admin, albums, auth, files, health, keys, moderation, serving, uploads
 
 BLUEPRINTS = [
     health.bp,
@@ -11,5 +11,6 @@ BLUEPRINTS = [
     albums.bp,
     moderation.bp,
     account.bp,
+    admin.bp,
     serving.bp,
 ]
