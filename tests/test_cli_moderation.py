@@ -11,16 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from pichr_appliance.cli import cli
-from pichr_appliance.testing import LiveServer, sample_image_bytes
+from pichr_appliance.testing import FAST_HASHING, LiveServer, sample_image_bytes
 
-FAST = [
-    "-s",
-    "auth.argon2_time_cost=1",
-    "-s",
-    "auth.argon2_memory_kib=64",
-    "-s",
-    "auth.argon2_parallelism=1",
-]
+FAST = [arg for k, v in FAST_HASHING.items() for arg in ("-s", f"auth.{k}={v}")]
 
 
 @pytest.fixture(scope="module")

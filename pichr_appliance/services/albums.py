@@ -103,6 +103,12 @@ async def check_own_files(user: User, file_ids: list[str]) -> None:
         )
 
 
+def _not_in_album() -> ApiError:
+    return bad_request(
+        "coverFileId: must be one of the album's files", "invalid_cover", {"field": "coverFileId"}
+    )
+
+
 async def create(user: User, body: dict[str, Any]) -> Album:
     """A new album of ``user``, optionally with files and a cover among them."""
     title = check_album_title(body.get("title"))
@@ -113,11 +119,7 @@ async def create(user: User, body: dict[str, Any]) -> Album:
     cover = body.get("coverFileId")
     await check_own_files(user, file_ids)
     if cover is not None and cover not in file_ids:
-        raise bad_request(
-            "coverFileId: must be one of the album's files",
-            "invalid_cover",
-            {"field": "coverFileId"},
-        )
+        raise _not_in_album()
     async with in_transaction():
         album = await Album.create(
             id=new_id("alb"),
@@ -240,11 +242,7 @@ async def update(album: Album, changes: dict[str, Any]) -> Album:
             cover is not None
             and not await AlbumFile.filter(album_id=album.id, file_id=cover).exists()
         ):
-            raise bad_request(
-                "coverFileId: must be one of the album's files",
-                "invalid_cover",
-                {"field": "coverFileId"},
-            )
+            raise _not_in_album()
         album.cover_file_id = cover
         fields.append("cover_file_id")
     if fields:
