@@ -109,25 +109,21 @@ def list_(ctx, q, limit, offset, as_json):
     click.echo(f"{data['total']} account(s)")
 
 
-def _change(ref: str, changes: dict, describe):
+def _change(ctx, ref: str, changes: dict, describe) -> None:
     """Apply ``changes`` to account ``ref`` through the admin service (audited as the
     operator at the shell), and print ``describe(user)``."""
+    from .cli_moderation import operator_name
+    from .services import accounts, admin
+    from .services.audit import Operator
 
-    def run(ctx):
-        from .cli_moderation import operator_name
-        from .services import accounts, admin
-        from .services.audit import Operator
+    settings = settings_from(ctx)
 
-        settings = settings_from(ctx)
+    async def go(rt):
+        u = await accounts.get_user(ref)
+        u = await admin.update_user(rt, Operator.cli(operator_name()), u, changes)
+        return describe(u)
 
-        async def go(rt):
-            u = await accounts.get_user(ref)
-            u = await admin.update_user(rt, Operator.cli(operator_name()), u, changes)
-            return describe(u)
-
-        click.echo(run_with_db(settings, go))
-
-    return run
+    click.echo(run_with_db(settings, go))
 
 
 @user.command("disable")
@@ -136,11 +132,12 @@ def _change(ref: str, changes: dict, describe):
 @click.pass_context
 def disable(ctx, ref):
     """Disable an account (by id, email or username); its sessions and keys end at once."""
-    _change(ref, {"disabled": True}, _disabled_text)(ctx)
-
-
-def _disabled_text(u):
-    return f"disabled {u.id} ({u.username}); sessions and API keys revoked"
+    _change(
+        ctx,
+        ref,
+        {"disabled": True},
+        lambda u: f"disabled {u.id} ({u.username}); sessions and API keys revoked",
+    )
 
 
 @user.command("enable")
@@ -149,7 +146,7 @@ def _disabled_text(u):
 @click.pass_context
 def enable(ctx, ref):
     """Enable an account again."""
-    _change(ref, {"disabled": False}, lambda u: f"enabled {u.id} ({u.username})")(ctx)
+    _change(ctx, ref, {"disabled": False}, lambda u: f"enabled {u.id} ({u.username})")
 
 
 @user.command("set-role")
@@ -159,7 +156,7 @@ def enable(ctx, ref):
 @click.pass_context
 def set_role(ctx, ref, role):
     """Set the role of an account."""
-    _change(ref, {"role": role}, lambda u: f"{u.username} is now {u.role}")(ctx)
+    _change(ctx, ref, {"role": role}, lambda u: f"{u.username} is now {u.role}")
 
 
 @user.command("set-plan")
@@ -169,7 +166,7 @@ def set_role(ctx, ref, role):
 @click.pass_context
 def set_plan(ctx, ref, plan):
     """Set the plan of an account."""
-    _change(ref, {"plan": plan}, lambda u: f"{u.username} is now on plan {u.plan}")(ctx)
+    _change(ctx, ref, {"plan": plan}, lambda u: f"{u.username} is now on plan {u.plan}")
 
 
 @user.command("reset-password")
