@@ -204,9 +204,12 @@ def config_show(ctx: click.Context) -> None:
     click.echo(json.dumps(masked(settings_from(ctx)), indent=2))
 
 
+from .cli_moderation import moderate, stats  # noqa: E402
 from .cli_users import user  # noqa: E402  (the user command group lives in its own module)
 
 cli.add_command(user)
+cli.add_command(moderate)
+cli.add_command(stats)
 
 
 def _load_plugin_commands() -> None:

@@ -77,7 +77,9 @@ def list_(ctx, q, limit, offset, as_json):
     settings = settings_from(ctx)
 
     async def go(rt):
-        users, total = await accounts.list_users(q=q, limit=limit, offset=offset)
+        from .services import admin
+
+        users, total = await admin.list_users(q=q, limit=limit, offset=offset)
         return {
             "users": [accounts.user_json(u, usage=True, settings=settings) for u in users],
             "total": total,
@@ -107,41 +109,44 @@ def list_(ctx, q, limit, offset, as_json):
     click.echo(f"{data['total']} account(s)")
 
 
-def _simple(name: str, help_text: str, action):
-    @user.command(name, help=help_text)
-    @common_options
-    @click.argument("ref")
-    @click.pass_context
-    def command(ctx, ref):
-        settings = settings_from(ctx)
+def _change(ctx, ref: str, changes: dict, describe) -> None:
+    """Apply ``changes`` to account ``ref`` through the admin service (audited as the
+    operator at the shell), and print ``describe(user)``."""
+    from .cli_moderation import operator_name
+    from .services import accounts, admin
+    from .services.audit import Operator
 
-        async def go(rt):
-            from .services import accounts
+    settings = settings_from(ctx)
 
-            u = await accounts.get_user(ref)
-            return await action(settings, u)
+    async def go(rt):
+        u = await accounts.get_user(ref)
+        u = await admin.update_user(rt, Operator.cli(operator_name()), u, changes)
+        return describe(u)
 
-        click.echo(run_with_db(settings, go))
-
-    return command
+    click.echo(run_with_db(settings, go))
 
 
-async def _disable(settings, u):
-    from .services import accounts
+@user.command("disable")
+@common_options
+@click.argument("ref")
+@click.pass_context
+def disable(ctx, ref):
+    """Disable an account (by id, email or username); its sessions and keys end at once."""
+    _change(
+        ctx,
+        ref,
+        {"disabled": True},
+        lambda u: f"disabled {u.id} ({u.username}); sessions and API keys revoked",
+    )
 
-    await accounts.set_disabled(u, True)
-    return f"disabled {u.id} ({u.username}); sessions and API keys revoked"
 
-
-async def _enable(settings, u):
-    from .services import accounts
-
-    await accounts.set_disabled(u, False)
-    return f"enabled {u.id} ({u.username})"
-
-
-_simple("disable", "Disable an account (by id, email or username).", _disable)
-_simple("enable", "Enable an account again.", _enable)
+@user.command("enable")
+@common_options
+@click.argument("ref")
+@click.pass_context
+def enable(ctx, ref):
+    """Enable an account again."""
+    _change(ctx, ref, {"disabled": False}, lambda u: f"enabled {u.id} ({u.username})")
 
 
 @user.command("set-role")
@@ -151,15 +156,7 @@ _simple("enable", "Enable an account again.", _enable)
 @click.pass_context
 def set_role(ctx, ref, role):
     """Set the role of an account."""
-    settings = settings_from(ctx)
-
-    async def go(rt):
-        from .services import accounts
-
-        u = await accounts.set_role(await accounts.get_user(ref), role)
-        return f"{u.username} is now {u.role}"
-
-    click.echo(run_with_db(settings, go))
+    _change(ctx, ref, {"role": role}, lambda u: f"{u.username} is now {u.role}")
 
 
 @user.command("set-plan")
@@ -169,15 +166,7 @@ def set_role(ctx, ref, role):
 @click.pass_context
 def set_plan(ctx, ref, plan):
     """Set the plan of an account."""
-    settings = settings_from(ctx)
-
-    async def go(rt):
-        from .services import accounts
-
-        u = await accounts.set_plan(settings, await accounts.get_user(ref), plan)
-        return f"{u.username} is now on plan {u.plan}"
-
-    click.echo(run_with_db(settings, go))
+    _change(ctx, ref, {"plan": plan}, lambda u: f"{u.username} is now on plan {u.plan}")
 
 
 @user.command("reset-password")
@@ -210,10 +199,12 @@ def delete(ctx, ref, yes):
         click.confirm(f"Delete account {ref} and everything it owns?", abort=True)
 
     async def go(rt):
+        from .cli_moderation import operator_name
         from .services import accounts
+        from .services.audit import Operator
 
         u = await accounts.get_user(ref)
-        await accounts.delete_account(rt, u)
+        await accounts.delete_account(rt, u, Operator.cli(operator_name()))
         return f"deleted {u.id} ({u.username}) and everything it owned"
 
     click.echo(run_with_db(settings, go))

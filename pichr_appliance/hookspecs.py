@@ -96,3 +96,12 @@ def user_created(app: Any, user: Any) -> Any:
 
     ``app`` is None when the account was made by a CLI command. May return an awaitable.
     """
+
+
+@hookspec
+def report_created(app: Any, report: Any) -> Any:
+    """Event: a moderation ``report`` (a ``Report`` model) was filed.
+
+    Also fired for system reports opened by the NSFW classifier scores. ``app`` is None
+    outside the server. May return an awaitable; errors are logged.
+    """

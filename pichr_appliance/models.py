@@ -104,6 +104,8 @@ class File(Model):
     updated_at = fields.DatetimeField(auto_now=True)
     expires_at = fields.DatetimeField(null=True, db_index=True)
     removed_at = fields.DatetimeField(null=True)
+    # Set when the retention period of removed content ended and its bytes were deleted.
+    purged_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "files"

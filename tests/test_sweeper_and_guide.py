@@ -33,7 +33,13 @@ def test_sweeper_removes_expired_and_stale(pichr_client, pichr_user):
     old.write_bytes(b"x")
     os.utime(old, (0, 0))
     done = pichr_client.run(sweeper.sweep(pichr_client.app.ctx.runtime))
-    assert done == {"expiredFiles": 1, "staleUploads": 1, "parts": 0, "tempFiles": 1}
+    assert done == {
+        "expiredFiles": 1,
+        "staleUploads": 1,
+        "parts": 0,
+        "tempFiles": 1,
+        "purgedRemoved": 0,
+    }
     assert pichr_client.run(File.filter(id__in=[p["fileId"], stale["fileId"]]).count()) == 0
     assert pichr_client.get(f"/i/{p['fileId']}").status == 404
     me = pichr_client.get("/api/v1/auth/me", headers=h).json["user"]

@@ -1,5 +1,16 @@
 """HTTP handlers: one blueprint per resource, thin over ``services``."""
 
-from . import auth, files, health, keys, serving, uploads
+from . import account, admin, albums, auth, files, health, keys, moderation, serving, uploads
 
-BLUEPRINTS = [health.bp, auth.bp, keys.bp, uploads.bp, files.bp, serving.bp]
+BLUEPRINTS = [
+    health.bp,
+    auth.bp,
+    keys.bp,
+    uploads.bp,
+    files.bp,
+    albums.bp,
+    moderation.bp,
+    account.bp,
+    admin.bp,
+    serving.bp,
+]

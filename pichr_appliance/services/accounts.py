@@ -239,21 +239,34 @@ async def update_profile(
     return user
 
 
-async def delete_account(rt: Any, user: User) -> None:
-    """Delete an account and everything it owns: files (bytes too), albums, sessions, keys.
+async def delete_account(rt: Any, user: User, operator: Any = None) -> None:
+    """Delete an account and everything it owns: files (bytes too), albums, sessions, keys,
+    unfinished uploads; the quota goes with it.
 
-    Credentials go first so that nothing can act for the account meanwhile; files are
-    deleted one by one (each deletion is complete on its own), so a failure halfway
-    leaves a consistent state and running the deletion again completes it.
+    Credentials go first so that nothing can act for the account meanwhile. Each file's
+    bytes go before its record, one file at a time, so a failure halfway leaves only
+    whole files behind, and running the deletion again (signing in again, or
+    ``user delete``) completes it. Reports the user made stay, without the reporter.
     """
-    from ..models import Album, File
+    from ..models import Album, File, Upload, UploadPart
+    from . import audit
     from .files import delete_file
 
     await revoke_credentials(user, "deleted")
+    for part in await UploadPart.filter(upload__owner_id=user.id):
+        await rt.storage.delete(part.storage_key)
+        await UploadPart.filter(id=part.id).delete()
     for file in await File.filter(owner_id=user.id):
-        await delete_file(rt, file, actor=user)
+        await delete_file(rt, file, actor=user, bytes_first=True)
+    await Upload.filter(owner_id=user.id).delete()
     await Album.filter(owner_id=user.id).delete()
     await user.delete()
+    await audit.record(
+        operator or audit.Operator.of_user(user),
+        "delete_account",
+        "user",
+        user.id,
+    )
 
 
 async def list_users(

@@ -146,25 +146,39 @@ def forget(rt: Any, file_id: str) -> None:
         cache.forget(file_id)
 
 
-async def delete_file(rt: Any, file: File, actor: User | None = None) -> None:
-    """Delete a file everywhere: record, album entries, quota, bytes and variants.
-
-    The record goes first (in one statement), so that a failure while deleting bytes
-    leaves orphans that ``gc`` finds, never a visible file without bytes. Retrying
-    on a missing record is a no-op.
-    """
-    from ..plugins import fire_event
-
-    deleted = await File.filter(id=file.id).delete()
-    forget(rt, file.id)
-    if not deleted:
-        return
-    if file.status in ("ready", "removed"):
-        await add_usage(file.owner_id, -file.bytes, -1)
+async def delete_bytes(rt: Any, file: File) -> None:
+    """Delete the original and every variant of a file (idempotent)."""
     storage = rt.storage
     await storage.delete(file.storage_key)
     async for key in storage.list_keys(variant_prefix(file.id)):
         await storage.delete(key)
+
+
+async def delete_file(
+    rt: Any, file: File, actor: User | None = None, *, bytes_first: bool = False
+) -> None:
+    """Delete a file everywhere: record, album entries (and covers), quota, bytes, variants.
+
+    By default the record goes first (in one statement), so that a failure while
+    deleting bytes leaves orphans that ``gc`` finds, never a visible file without bytes.
+    ``bytes_first`` reverses that for deletions that must be resumable (an account):
+    a failure leaves the record, and running the deletion again completes it.
+    Retrying on a missing record is a no-op.
+    """
+    from ..models import Album
+    from ..plugins import fire_event
+
+    if bytes_first:
+        await delete_bytes(rt, file)
+    deleted = await File.filter(id=file.id).delete()  # album entries: ON DELETE CASCADE
+    forget(rt, file.id)
+    if not deleted:
+        return
+    await Album.filter(cover_file_id=file.id).update(cover_file_id=None)
+    if file.status in ("ready", "removed") and file.purged_at is None:
+        await add_usage(file.owner_id, -file.bytes, -1)
+    if not bytes_first:
+        await delete_bytes(rt, file)
     await fire_event(rt.pm.hook.file_deleted, app=rt.app, file=file, actor=actor)
 
 

@@ -1,4 +1,5 @@
-"""The background sweeper: expired files, stale uploads, abandoned parts, old temp files."""
+"""The background sweeper: expired files, stale uploads, abandoned parts, old temp files,
+and the bytes of removed content past its retention."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from ..models import File, Upload, UploadPart
 from ..timeutil import utcnow
 from . import files as files_service
+from . import moderation
 
 log = logging.getLogger("pichr_appliance.sweeper")
 
@@ -19,7 +21,13 @@ TEMP_MAX_AGE = 3600
 async def sweep(rt: Any) -> dict[str, int]:
     """One pass; returns what was removed. Safe to run while uploads are in flight."""
     now = utcnow()
-    done = {"expiredFiles": 0, "staleUploads": 0, "parts": 0, "tempFiles": 0}
+    done = {
+        "expiredFiles": 0,
+        "staleUploads": 0,
+        "parts": 0,
+        "tempFiles": 0,
+        "purgedRemoved": 0,
+    }
     for file in await File.filter(expires_at__lte=now).exclude(status="pending"):
         await files_service.delete_file(rt, file)
         done["expiredFiles"] += 1
@@ -33,6 +41,8 @@ async def sweep(rt: Any) -> dict[str, int]:
         await File.filter(id=upload.file_id, status="pending").delete()
         await Upload.filter(id=upload.id).delete()
         done["staleUploads"] += 1
+    # Removed content keeps its bytes for moderation.removed_retention_days (appeals).
+    done["purgedRemoved"] = await moderation.purge_removed(rt)
     tmp = rt.settings.data_path / "tmp"
     if tmp.is_dir():
         cutoff = time.time() - TEMP_MAX_AGE

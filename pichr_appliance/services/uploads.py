@@ -21,6 +21,7 @@ from ..plugins import fire_event
 from ..security import new_id
 from ..timeutil import iso, utcnow
 from . import files as files_service
+from . import moderation
 
 log = logging.getLogger("pichr_appliance.uploads")
 
@@ -310,8 +311,7 @@ async def process(rt: Any, upload: Upload, path: Path, total: int, sha: str) -> 
     file.bytes, file.sha256, file.phash = total, sha, info.phash
     file.width, file.height, file.duplicate_of = info.width, info.height, duplicate
     file.nsfw_score = score
-    moderation = settings.moderation
-    if score is not None and score >= moderation.age_restrict_threshold:
+    if moderation.auto_age_restricted(settings, score):
         file.age_restricted = True
     file.status = "ready"
     async with in_transaction():
@@ -320,6 +320,7 @@ async def process(rt: Any, upload: Upload, path: Path, total: int, sha: str) -> 
         await files_service.add_usage(file.owner_id, total, 1)
         if upload.album_id:
             await _add_to_album(upload.album_id, file)
+    await moderation.after_classification(rt, file)
     await fire_event(rt.pm.hook.file_uploaded, app=rt.app, file=file)
     return file
 

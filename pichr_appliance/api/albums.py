@@ -1,0 +1,94 @@
+"""``/api/v1/albums``: create, list, get with a page of files, patch, delete, entries."""
+
+from __future__ import annotations
+
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, empty, json
+
+from ..services import albums as albums_service
+from .context import authenticate, require_actor
+from .validation import json_object, paging
+
+bp = Blueprint("albums", url_prefix="/api/v1/albums")
+
+
+@bp.post("")
+async def create(request: Request) -> HTTPResponse:
+    """``POST /albums``: 201 Album; only the caller's own files (400 naming others)."""
+    actor = await require_actor(request, "write")
+    album = await albums_service.create(actor.user, json_object(request))
+    settings = request.app.ctx.settings
+    return json(await albums_service.owner_json(settings, album), status=201)
+
+
+@bp.get("")
+async def list_own(request: Request) -> HTTPResponse:
+    """``GET /albums``: the caller's albums, newest first."""
+    actor = await require_actor(request, "read")
+    limit, offset = paging(request)
+    albums, total = await albums_service.list_own(actor.user, limit=limit, offset=offset)
+    counts = await albums_service.file_counts([a.id for a in albums])
+    settings = request.app.ctx.settings
+    items = [albums_service.album_json(settings, a, counts[a.id], a.cover_file_id) for a in albums]
+    return json({"albums": items, "total": total, "limit": limit, "offset": offset})
+
+
+@bp.get("/<album_id:str>")
+async def get(request: Request, album_id: str) -> HTTPResponse:
+    """``GET /albums/{id}``: Album plus a page of its files in album order."""
+    actor = await authenticate(request)
+    if actor is not None and not actor.can("read"):
+        await require_actor(request, "read")
+    viewer = actor.user if actor else None
+    limit, offset = paging(request)
+    album = await albums_service.get_visible(album_id, viewer)
+    rt = request.app.ctx.runtime
+    return json(await albums_service.page(rt, album, viewer, limit=limit, offset=offset))
+
+
+@bp.patch("/<album_id:str>")
+async def patch(request: Request, album_id: str) -> HTTPResponse:
+    """``PATCH /albums/{id}`` (owner): title, description, visibility, tags, cover."""
+    actor = await require_actor(request, "write")
+    album = await albums_service.get_own(album_id, actor.user)
+    album = await albums_service.update(album, json_object(request))
+    return json(await albums_service.owner_json(request.app.ctx.settings, album))
+
+
+@bp.delete("/<album_id:str>")
+async def delete(request: Request, album_id: str) -> HTTPResponse:
+    """``DELETE /albums/{id}`` (owner or staff): 204; the files stay."""
+    actor = await require_actor(request, "delete")
+    album = await albums_service.get_own(album_id, actor.user, staff_ok=True)
+    await albums_service.delete(album)
+    return empty(status=204)
+
+
+@bp.post("/<album_id:str>/files")
+async def add_files(request: Request, album_id: str) -> HTTPResponse:
+    """``POST /albums/{id}/files`` ``{fileIds, position?}``: the Album."""
+    actor = await require_actor(request, "write")
+    album = await albums_service.get_own(album_id, actor.user)
+    body = json_object(request)
+    album = await albums_service.add_files(
+        album, actor.user, body.get("fileIds"), body.get("position")
+    )
+    return json(await albums_service.owner_json(request.app.ctx.settings, album))
+
+
+@bp.delete("/<album_id:str>/files/<file_id:str>")
+async def remove_file(request: Request, album_id: str, file_id: str) -> HTTPResponse:
+    """``DELETE /albums/{id}/files/{fileId}``: 204; the file stays."""
+    actor = await require_actor(request, "write")
+    album = await albums_service.get_own(album_id, actor.user)
+    await albums_service.remove_file(album, file_id)
+    return empty(status=204)
+
+
+@bp.put("/<album_id:str>/order")
+async def reorder(request: Request, album_id: str) -> HTTPResponse:
+    """``PUT /albums/{id}/order`` ``{fileIds}``: every file of the album once."""
+    actor = await require_actor(request, "write")
+    album = await albums_service.get_own(album_id, actor.user)
+    album = await albums_service.reorder(album, json_object(request).get("fileIds"))
+    return json(await albums_service.owner_json(request.app.ctx.settings, album))

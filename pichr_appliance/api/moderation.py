@@ -1,0 +1,97 @@
+"""``/api/v1/moderation``: reports (anyone), the queue, decisions and the audit log (staff)."""
+
+from __future__ import annotations
+
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, json
+
+from ..security import sha256_hex
+from ..services import audit, moderation
+from ..services.audit import Operator
+from ..timeutil import iso
+from .context import authenticate, require_role
+from .validation import json_object, paging
+
+bp = Blueprint("moderation", url_prefix="/api/v1/moderation")
+
+STAFF = ("moderator", "admin")
+
+
+def reporter_key(request: Request, user_id: str | None) -> str:
+    """Who reported, for "one open report per reporter and target": the account, or a
+    keyed hash of the client address (the address itself is not stored)."""
+    if user_id:
+        return user_id
+    ip = request.remote_addr or request.ip or ""
+    secret = request.app.ctx.settings.auth.secret
+    return "ip:" + sha256_hex(f"{secret}:{ip}")[:40]
+
+
+@bp.post("/report")
+async def report(request: Request) -> HTTPResponse:
+    """``POST /moderation/report``: anyone (also anonymous and API keys); 201."""
+    actor = await authenticate(request)
+    user = actor.user if actor else None
+    body = json_object(request)
+    rt = request.app.ctx.runtime
+    created = await moderation.create_report(
+        rt, user, reporter_key(request, user.id if user else None), body
+    )
+    return json(
+        {"id": created.id, "status": created.status, "createdAt": iso(created.created_at)},
+        status=201,
+    )
+
+
+@bp.get("/queue")
+async def queue(request: Request) -> HTTPResponse:
+    """``GET /moderation/queue?status=open|resolved|all``: reports grouped by target."""
+    await require_role(request, *STAFF)
+    limit, offset = paging(request)
+    items, total = await moderation.queue(
+        request.app.ctx.runtime,
+        status=request.args.get("status", "open"),
+        limit=limit,
+        offset=offset,
+    )
+    return json({"queue": items, "total": total, "limit": limit, "offset": offset})
+
+
+@bp.get("/reports/<report_id:str>")
+async def show(request: Request, report_id: str) -> HTTPResponse:
+    """``GET /moderation/reports/{id}``: a report, its target and its siblings."""
+    await require_role(request, *STAFF)
+    return json(await moderation.show(request.app.ctx.runtime, report_id))
+
+
+@bp.post("/reports/<report_id:str>/resolve")
+async def resolve(request: Request, report_id: str) -> HTTPResponse:
+    """``POST /moderation/reports/{id}/resolve``: decide; returns the report."""
+    actor = await require_role(request, *STAFF)
+    action, note, ban = moderation.check_resolution(json_object(request))
+    report = await moderation.resolve(
+        request.app.ctx.runtime, Operator.of_user(actor.user), report_id, action, note, ban
+    )
+    return json(moderation.report_json(report))
+
+
+@bp.get("/audit")
+async def audit_log(request: Request) -> HTTPResponse:
+    """``GET /moderation/audit?targetId&action&actorId``: newest first."""
+    await require_role(request, *STAFF)
+    limit, offset = paging(request)
+    entries, total = await audit.list_entries(
+        limit=limit,
+        offset=offset,
+        target_id=request.args.get("targetId"),
+        action=request.args.get("action"),
+        actor_id=request.args.get("actorId"),
+    )
+    return json(
+        {
+            "entries": [audit.entry_json(e) for e in entries],
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+        }
+    )

@@ -1,0 +1,350 @@
+"""Albums: ordered collections of one owner's files, with the visibility rules of files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise.functions import Count
+from tortoise.transactions import in_transaction
+
+from ..errors import ApiError, bad_request, not_found
+from ..models import Album, AlbumFile, File, User
+from ..security import new_id
+from ..timeutil import iso, utcnow
+from . import files as files_service
+from . import uploads as checks  # title/description/visibility/tags rules shared with files
+
+MAX_FILE_IDS = 1000
+
+
+def album_url(settings: Any, album: Album) -> str:
+    """``{public_url}/a/{albumId}``."""
+    return f"{settings.public_url}/a/{album.id}"
+
+
+def album_json(
+    settings: Any, album: Album, file_count: int, cover_file_id: str | None = None
+) -> dict[str, Any]:
+    """The API's Album object."""
+    return {
+        "id": album.id,
+        "title": album.title,
+        "description": album.description,
+        "visibility": album.visibility,
+        "tags": list(album.tags or []),
+        "coverFileId": cover_file_id,
+        "fileCount": file_count,
+        "ownerId": album.owner_id,
+        "createdAt": iso(album.created_at),
+        "updatedAt": iso(album.updated_at),
+        "url": album_url(settings, album),
+    }
+
+
+async def file_counts(album_ids: list[str]) -> dict[str, int]:
+    """Number of entries of each album, in one query."""
+    counts = dict.fromkeys(album_ids, 0)
+    if album_ids:
+        rows = (
+            await AlbumFile.filter(album_id__in=album_ids)
+            .annotate(n=Count("id"))
+            .group_by("album_id")
+            .values("album_id", "n")
+        )
+        for row in rows:
+            counts[row["album_id"]] = row["n"]
+    return counts
+
+
+async def owner_json(settings: Any, album: Album) -> dict[str, Any]:
+    """The Album as its owner (or staff) sees it: every entry counted."""
+    counts = await file_counts([album.id])
+    return album_json(settings, album, counts[album.id], album.cover_file_id)
+
+
+def check_album_title(value: Any) -> str:
+    """A required, non-blank title of at most 200 characters."""
+    title = checks.check_title(value)
+    if not title.strip():
+        raise bad_request("title: required", "invalid_title", {"field": "title"})
+    return title
+
+
+def check_file_ids(value: Any, field: str = "fileIds") -> list[str]:
+    """A list of file id strings, de-duplicated in order."""
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_FILE_IDS
+        or not all(isinstance(v, str) and 0 < len(v) <= 40 for v in value)
+    ):
+        raise bad_request(
+            f"{field}: a list of at most {MAX_FILE_IDS} file ids",
+            "invalid_file_ids",
+            {"field": field},
+        )
+    return list(dict.fromkeys(value))
+
+
+async def check_own_files(user: User, file_ids: list[str]) -> None:
+    """400 naming every id that is not one of ``user``'s ready files."""
+    if not file_ids:
+        return
+    mine = set(
+        await File.filter(id__in=file_ids, owner_id=user.id, status="ready").values_list(
+            "id", flat=True
+        )
+    )
+    others = [fid for fid in file_ids if fid not in mine]
+    if others:
+        raise bad_request(
+            "fileIds: only your own ready files can be added: " + ", ".join(others),
+            "invalid_file_ids",
+            {"field": "fileIds", "fileIds": others},
+        )
+
+
+def _not_in_album() -> ApiError:
+    return bad_request(
+        "coverFileId: must be one of the album's files", "invalid_cover", {"field": "coverFileId"}
+    )
+
+
+async def create(user: User, body: dict[str, Any]) -> Album:
+    """A new album of ``user``, optionally with files and a cover among them."""
+    title = check_album_title(body.get("title"))
+    description = checks.check_description(body.get("description"))
+    visibility = checks.check_visibility(body.get("visibility") or "public")
+    tags = checks.check_tags(body.get("tags"))
+    file_ids = check_file_ids(body.get("fileIds") or [])
+    cover = body.get("coverFileId")
+    await check_own_files(user, file_ids)
+    if cover is not None and cover not in file_ids:
+        raise _not_in_album()
+    async with in_transaction():
+        album = await Album.create(
+            id=new_id("alb"),
+            owner_id=user.id,
+            title=title,
+            description=description,
+            visibility=visibility,
+            tags=tags,
+            cover_file_id=cover,
+        )
+        await AlbumFile.bulk_create(
+            [
+                AlbumFile(album_id=album.id, file_id=fid, position=i)
+                for i, fid in enumerate(file_ids)
+            ]
+        )
+    return album
+
+
+async def list_own(user: User, *, limit: int, offset: int) -> tuple[list[Album], int]:
+    """The caller's albums, newest first."""
+    query = Album.filter(owner_id=user.id)
+    total = await query.count()
+    albums = await query.order_by("-created_at", "id").offset(offset).limit(limit)
+    return albums, total
+
+
+def _privileged(album: Album, user: User | None) -> bool:
+    return user is not None and (album.owner_id == user.id or files_service.is_staff(user))
+
+
+def check_available(album: Album) -> None:
+    """410 for albums removed by moderation."""
+    if album.removed_at is not None:
+        raise ApiError(410, "removed", "This album was removed")
+
+
+async def get_visible(album_id: str, user: User | None) -> Album:
+    """The album if ``user`` may see it (404 otherwise, never 403); 410 when removed.
+
+    Public and unlisted albums are open to anyone; private ones, albums held by a
+    ``csam`` report and albums of disabled accounts only to the owner and staff.
+    """
+    album = await Album.get_or_none(id=album_id)
+    if album is None:
+        raise not_found("Album")
+    if not _privileged(album, user):
+        if album.visibility == "private" or album.hidden:
+            raise not_found("Album")
+        owner = await User.get_or_none(id=album.owner_id)
+        if owner is None or owner.disabled:
+            raise not_found("Album")
+    check_available(album)
+    return album
+
+
+async def get_own(album_id: str, user: User, *, staff_ok: bool = False) -> Album:
+    """The caller's album (or any album for staff when ``staff_ok``); 404 otherwise."""
+    album = await Album.get_or_none(id=album_id)
+    if album is None or not (
+        album.owner_id == user.id or (staff_ok and files_service.is_staff(user))
+    ):
+        raise not_found("Album")
+    return album
+
+
+def _shown_to(file: File, viewer: User | None, now: Any) -> bool:
+    """Whether a file inside a readable album is listed for a non-owner viewer."""
+    if file.status != "ready" or file.hidden or file.visibility == "private":
+        return False
+    if file.expires_at is not None and file.expires_at <= now:
+        return False
+    return not file.age_restricted or (viewer is not None and viewer.age_confirmed)
+
+
+async def page(
+    rt: Any, album: Album, viewer: User | None, *, limit: int, offset: int
+) -> dict[str, Any]:
+    """Album plus a page of its files in album order, as ``viewer`` may see them.
+
+    Others than the owner and staff see neither private, held, removed or expired
+    files, nor age-restricted ones unless they confirmed their age (as the public
+    feed); ``fileCount`` and ``total`` count what the viewer sees.
+    """
+    entries = await AlbumFile.filter(album_id=album.id).order_by("position", "id")
+    by_id = {f.id: f for f in await File.filter(id__in=[e.file_id for e in entries])}
+    ordered = [by_id[e.file_id] for e in entries if e.file_id in by_id]
+    cover = album.cover_file_id
+    if not _privileged(album, viewer):
+        now = utcnow()
+        ordered = [f for f in ordered if _shown_to(f, viewer, now)]
+        if cover not in {f.id for f in ordered}:
+            cover = None
+    window = ordered[offset : offset + limit]
+    out = album_json(rt.settings, album, len(ordered), cover)
+    out["files"] = await files_service.files_json(rt.settings, rt.storage, window)
+    out.update(total=len(ordered), limit=limit, offset=offset)
+    return out
+
+
+async def update(album: Album, changes: dict[str, Any]) -> Album:
+    """Apply a PATCH from the owner: title, description, visibility, tags, coverFileId."""
+    check_available(album)
+    fields = []
+    if "title" in changes:
+        album.title = check_album_title(changes["title"])
+        fields.append("title")
+    if "description" in changes:
+        album.description = checks.check_description(changes["description"])
+        fields.append("description")
+    if "visibility" in changes:
+        album.visibility = checks.check_visibility(changes["visibility"])
+        fields.append("visibility")
+    if "tags" in changes:
+        album.tags = checks.check_tags(changes["tags"])
+        fields.append("tags")
+    if "coverFileId" in changes:
+        cover = changes["coverFileId"]
+        if (
+            cover is not None
+            and not await AlbumFile.filter(album_id=album.id, file_id=cover).exists()
+        ):
+            raise _not_in_album()
+        album.cover_file_id = cover
+        fields.append("cover_file_id")
+    if fields:
+        await album.save(update_fields=[*fields, "updated_at"])
+    return album
+
+
+async def delete(album: Album) -> None:
+    """Delete the album and its entries; the files themselves stay."""
+    await Album.filter(id=album.id).delete()  # entries go with it (ON DELETE CASCADE)
+
+
+async def _write_order(album: Album, entries: list[AlbumFile], order: list[str]) -> None:
+    """Give entries the positions of ``order`` (rewriting only those that moved)."""
+    current = {e.file_id: e for e in entries}
+    for position, fid in enumerate(order):
+        entry = current.get(fid)
+        if entry is None:
+            await AlbumFile.create(album_id=album.id, file_id=fid, position=position)
+        elif entry.position != position:
+            await AlbumFile.filter(id=entry.id).update(position=position)
+    await album.save(update_fields=["updated_at"])  # auto_now: the album changed
+
+
+async def add_files(album: Album, user: User, file_ids: Any, position: Any = None) -> Album:
+    """Insert the caller's files at ``position`` (default: the end), in the given order.
+
+    Files already in the album stay where they are.
+    """
+    check_available(album)
+    file_ids = check_file_ids(file_ids)
+    if not file_ids:
+        raise bad_request("fileIds: at least one file id", "invalid_file_ids", {"field": "fileIds"})
+    if position is not None and (
+        isinstance(position, bool) or not isinstance(position, int) or position < 0
+    ):
+        raise bad_request("position: an integer from 0", "invalid_position", {"field": "position"})
+    await check_own_files(user, file_ids)
+    async with in_transaction():
+        entries = await AlbumFile.filter(album_id=album.id).order_by("position", "id")
+        order = [e.file_id for e in entries]
+        new = [fid for fid in file_ids if fid not in order]
+        at = len(order) if position is None else min(position, len(order))
+        await _write_order(album, entries, order[:at] + new + order[at:])
+    return album
+
+
+async def remove_file(album: Album, file_id: str) -> None:
+    """Take one file out of the album (404 when it is not in it); the file stays."""
+    check_available(album)
+    async with in_transaction():
+        removed = await AlbumFile.filter(album_id=album.id, file_id=file_id).delete()
+        if not removed:
+            raise not_found("File")
+        if album.cover_file_id == file_id:
+            album.cover_file_id = None
+            await album.save(update_fields=["cover_file_id", "updated_at"])
+
+
+async def reorder(album: Album, file_ids: Any) -> Album:
+    """Put the album's files in the order given, which must list each of them once."""
+    check_available(album)
+    if not isinstance(file_ids, list) or len(set(map(str, file_ids))) != len(file_ids):
+        raise bad_request(
+            "fileIds: every file of the album exactly once", "invalid_order", {"field": "fileIds"}
+        )
+    file_ids = check_file_ids(file_ids)
+    async with in_transaction():
+        entries = await AlbumFile.filter(album_id=album.id).order_by("position", "id")
+        current = {e.file_id for e in entries}
+        if set(file_ids) != current:
+            raise bad_request(
+                "fileIds: every file of the album exactly once",
+                "invalid_order",
+                {
+                    "field": "fileIds",
+                    "missing": sorted(current - set(file_ids)),
+                    "unknown": [f for f in file_ids if f not in current],
+                },
+            )
+        await _write_order(album, entries, file_ids)
+    return album
+
+
+async def export_rows(user: User) -> list[dict[str, Any]]:
+    """The user's albums with their file ids in order (for the account export)."""
+    albums = await Album.filter(owner_id=user.id).order_by("created_at", "id")
+    entries = await AlbumFile.filter(album__owner_id=user.id).order_by("position", "id")
+    ids: dict[str, list[str]] = {a.id: [] for a in albums}
+    for e in entries:
+        ids.setdefault(e.album_id, []).append(e.file_id)
+    return [
+        {
+            "id": a.id,
+            "title": a.title,
+            "description": a.description,
+            "visibility": a.visibility,
+            "tags": list(a.tags or []),
+            "coverFileId": a.cover_file_id,
+            "fileIds": ids.get(a.id, []),
+            "createdAt": iso(a.created_at),
+            "updatedAt": iso(a.updated_at),
+        }
+        for a in albums
+    ]
