@@ -11,14 +11,16 @@ from sanic.response import HTTPResponse
 
 from . import __version__
 from .api import BLUEPRINTS
+from .api.context import authenticate
 from .config import Settings
 from .db import close_db, init_db
-from .errors import handle_exception
+from .errors import ApiError, handle_exception
 from .plugins import call_async
-from .runtime import build_runtime
+from .runtime import build_runtime, choose_rate_limit_store
 from .services import sweeper
 from .services.counters import ViewCounters
 from .services.hotcache import HotCache
+from .services.ratelimit import EXEMPT_PATHS, RateLimiter
 
 log = logging.getLogger("pichr_appliance")
 
@@ -59,11 +61,13 @@ def create_app(settings: Settings, *, name: str = "pichr_appliance") -> Sanic:
 
     app.ctx.counters = ViewCounters()
     app.ctx.hotcache = rt.extras["hotcache"] = HotCache()
+    limiter = app.ctx.rate_limiter = RateLimiter(settings, choose_rate_limit_store(settings, pm))
 
     @app.before_server_start
     async def _open(app: Sanic) -> None:
         await init_db(settings, pm)
         await app.ctx.storage.startup()
+        await limiter.store.startup()
         await call_async(pm.hook.startup, app=app)
         loop = asyncio.get_running_loop()
         app.ctx.background = [
@@ -82,11 +86,32 @@ def create_app(settings: Settings, *, name: str = "pichr_appliance") -> Sanic:
         try:
             await call_async(pm.hook.shutdown, app=app)
             await app.ctx.storage.shutdown()
+            await limiter.store.shutdown()
         finally:
             await close_db()
 
+    @app.on_request
+    async def _count_api_call(request: Request) -> None:
+        path = request.path
+        if (
+            not limiter.enabled
+            or not path.startswith("/api/v1/")
+            or path in EXEMPT_PATHS
+            or request.method == "OPTIONS"
+        ):
+            return
+        try:
+            actor = await authenticate(request)
+        except ApiError:
+            actor = None  # the handler answers 401; the call still counts, by address
+        await limiter.api_call(request, actor.user if actor else None)
+
     @app.on_response
     async def _headers(request: Request, response: HTTPResponse) -> None:
+        decision = getattr(request.ctx, "rate_limit", None)
+        if decision is not None:
+            for key, value in decision.headers().items():
+                response.headers.setdefault(key, value)
         for key, value in SECURITY_HEADERS.items():
             response.headers.setdefault(key, value)
         if response.content_type == "application/json":

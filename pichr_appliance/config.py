@@ -127,6 +127,16 @@ class ModerationSettings(_Section):
     removed_retention_days: int = Field(30, ge=0)
 
 
+class RateLimitSettings(_Section):
+    enabled: bool = True
+    # Which registered store keeps the counts ("local": a SQLite file shared by the
+    # workers of one machine; plugins add others, e.g. Redis for several machines).
+    store: str = "local"
+    login_per_ip_per_hour: int = Field(60, ge=1)
+    login_failures_per_account: int = Field(10, ge=1)
+    signup_per_ip_per_hour: int = Field(20, ge=1)
+
+
 class PluginSettings(_Section):
     dir: str = ""
     disabled: list[str] = []
@@ -144,15 +154,24 @@ class Settings(_Section):
     images: ImageSettings = ImageSettings()
     plans: dict[str, PlanSettings] = Field(default_factory=lambda: dict(DEFAULT_PLANS))
     moderation: ModerationSettings = ModerationSettings()
+    rate_limits: RateLimitSettings = RateLimitSettings()
     plugins: PluginSettings = PluginSettings()
     # Free-form sections for plugins: [plugin.<name>] in TOML.
     plugin: dict[str, dict[str, Any]] = {}
 
-    @field_validator("plans")
+    @field_validator("plans", mode="before")
     @classmethod
-    def _plans_complete(cls, plans: dict[str, PlanSettings]) -> dict[str, PlanSettings]:
-        merged = dict(DEFAULT_PLANS)
-        merged.update(plans)
+    def _plans_complete(cls, plans: Any) -> Any:
+        # A partial override of a built-in plan (PICHR_PLANS__FREE__QUOTA_BYTES=...)
+        # keeps that plan's other limits; missing plans keep their defaults.
+        if not isinstance(plans, dict):
+            return plans
+        merged: dict[str, Any] = {k: v.model_dump() for k, v in DEFAULT_PLANS.items()}
+        for name, plan in plans.items():
+            if isinstance(plan, dict) and name in merged:
+                merged[name] = {**merged[name], **plan}
+            else:
+                merged[name] = plan
         return merged
 
     # Derived values -----------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import hookimpl
+from .limits.local import LocalRateLimitStore
 from .storage.local import LocalStorage
 
 
@@ -12,3 +13,9 @@ from .storage.local import LocalStorage
 def register_storage_backends(settings: Any) -> list[type]:
     """The local-disk backend: the embedded default."""
     return [LocalStorage]
+
+
+@hookimpl
+def register_rate_limit_stores(settings: Any) -> list[type]:
+    """The SQLite-file store shared by the workers of one machine."""
+    return [LocalRateLimitStore]

@@ -23,6 +23,7 @@ class ApiError(Exception):
         message: str,
         details: Any = None,
         headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -30,11 +31,14 @@ class ApiError(Exception):
         self.message = message
         self.details = details
         self.headers = headers or {}
+        self.extra = extra or {}  # top-level fields some answers carry (429: retryAfter)
 
     def body(self) -> dict[str, Any]:
+        """The JSON body: ``error``, ``code``, ``details`` when set, and any extras."""
         out: dict[str, Any] = {"error": self.message, "code": self.code}
         if self.details is not None:
             out["details"] = self.details
+        out.update(self.extra)
         return out
 
 

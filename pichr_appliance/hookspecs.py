@@ -43,6 +43,17 @@ def register_storage_backends(settings: Any) -> Any:
 
 
 @hookspec
+def register_rate_limit_stores(settings: Any) -> Any:
+    """Return a list of ``RateLimitStore`` subclasses this plugin provides.
+
+    Synchronous. Each class has a unique ``name``; ``rate_limits.store`` chooses one,
+    which the core instantiates as ``cls(settings)`` in every worker process. A store
+    must count exactly across every process that uses it (see
+    ``pichr_appliance.limits.base``).
+    """
+
+
+@hookspec
 def configure_database(settings: Any, config: dict) -> None:
     """Edit the Tortoise ORM ``config`` dict in place before the database opens.
 

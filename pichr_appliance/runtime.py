@@ -10,6 +10,7 @@ from typing import Any
 import pluggy
 
 from .config import ConfigError, Settings, ensure_data_dir
+from .limits import RateLimitStore
 from .plugins import get_plugin_manager
 from .security import Passwords, Tokens
 from .storage.base import StorageBackend
@@ -46,6 +47,21 @@ def choose_storage(settings: Settings, pm: Any) -> StorageBackend:
             f"{', '.join(sorted(available)) or 'none'} (install the plugin that provides it)"
         )
     return available[backend](settings)
+
+
+def choose_rate_limit_store(settings: Settings, pm: Any) -> RateLimitStore:
+    """Instantiate the store named by ``rate_limits.store`` from the registered ones."""
+    available: dict[str, type[RateLimitStore]] = {}
+    for classes in pm.hook.register_rate_limit_stores(settings=settings):
+        for cls in classes or []:
+            available[cls.name] = cls
+    name = settings.rate_limits.store
+    if name not in available:
+        raise ConfigError(
+            f"rate_limits.store: no store named {name!r}; available: "
+            f"{', '.join(sorted(available)) or 'none'} (install the plugin that provides it)"
+        )
+    return available[name](settings)
 
 
 def build_runtime(settings: Settings) -> Runtime:

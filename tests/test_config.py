@@ -98,16 +98,11 @@ def test_example_config_documents_every_setting(tmp_path):
     tree = tomllib.loads(path.read_text())
     load_settings(config_file=path, environ={}, data_dir=tmp_path)
     defaults = Settings()
-    for section in (
-        "server",
-        "database",
-        "storage",
-        "auth",
-        "uploads",
-        "images",
-        "moderation",
-        "plugins",
-    ):
+    from pichr_appliance.config import _Section
+
+    sections = [k for k, v in Settings.model_fields.items() if _is_section(v.annotation, _Section)]
+    assert "rate_limits" in sections and "server" in sections
+    for section in sections:
         model = getattr(defaults, section)
         for key in type(model).model_fields:
             assert key in tree[section], f"{section}.{key} missing from config.example.toml"
@@ -115,3 +110,17 @@ def test_example_config_documents_every_setting(tmp_path):
     for plan, limits in defaults.plans.items():
         for key, value in limits.model_dump(exclude_none=True).items():
             assert tree["plans"][plan][key] == value
+
+
+def _is_section(annotation, base):
+    return isinstance(annotation, type) and issubclass(annotation, base)
+
+
+def test_a_partial_plan_override_keeps_the_plan_s_other_limits(tmp_path):
+    s = load_settings(
+        data_dir=tmp_path, environ={"PICHR_PLANS__ANONYMOUS__REQUESTS_PER_HOUR": "25"}
+    )
+    assert s.plans["anonymous"].requests_per_hour == 25
+    assert s.plans["anonymous"].uploads_per_hour == 5
+    assert s.plans["anonymous"].max_file_bytes == 10_000_000
+    assert s.plans["free"].requests_per_hour == 1000

@@ -48,6 +48,7 @@ async def signup(request: Request) -> HTTPResponse:
     if not ctx.settings.auth.allow_signup:
         raise forbidden("Signup is disabled on this server", "signup_disabled")
     body = parse(request, SignupBody)
+    await ctx.rate_limiter.signup_attempt(request)
     user = await accounts.create_user(
         ctx.settings,
         ctx.passwords,
@@ -69,12 +70,15 @@ async def signup(request: Request) -> HTTPResponse:
 async def login(request: Request) -> HTTPResponse:
     ctx = request.app.ctx
     body = parse(request, LoginBody)
+    await ctx.rate_limiter.login_attempt(request, body.email)
     user = await accounts.find_login(body.email)
     # verify() runs against a dummy hash when the account does not exist: same cost,
     # same answer, so that nobody learns which accounts exist.
     ok = await ctx.passwords.verify(user.password_hash if user else None, body.password)
     if not ok or user is None:
+        await ctx.rate_limiter.login_failed(body.email)
         raise ApiError(401, "invalid_credentials", "Invalid email or password")
+    await ctx.rate_limiter.login_succeeded(body.email)
     if user.disabled:
         raise ApiError(403, "account_disabled", "This account is disabled")
     session = await sessions.start_session(

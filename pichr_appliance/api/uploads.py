@@ -29,6 +29,7 @@ async def _uploader(request: Request) -> User | None:
 async def presign(request: Request) -> HTTPResponse:
     user = await _uploader(request)
     body = json_object(request)
+    await request.app.ctx.rate_limiter.upload_started(request, user)
     return json(await uploads.presign(request.app.ctx.runtime, user, body), status=201)
 
 
@@ -111,6 +112,7 @@ async def _multipart_upload(request: Request, upload_id: str):
 async def multipart_init(request: Request) -> HTTPResponse:
     user = await _uploader(request)
     body = json_object(request)
+    await request.app.ctx.rate_limiter.upload_started(request, user)
     return json(await multipart.init(request.app.ctx.runtime, user, body), status=201)
 
 
