@@ -136,8 +136,12 @@ async def _variant(rt, file: File, params: dict) -> tuple[str, str, int]:
     name = f"{params['w'] or 0}x{params['h'] or 0}-{params['fit']}.{fmt}"
     key = files_service.variant_prefix(file.id) + name
     mime = imaging.VARIANT_FORMATS[fmt][1]
-    size = await rt.storage.size(key)
+    cache = rt.extras["hotcache"]
+    size = cache.get_variant(key)
+    if size is None:
+        size = await rt.storage.size(key)
     if size is not None:
+        cache.put_variant(key, size)
         return key, mime, size
     lock = _variant_locks.setdefault(key, asyncio.Lock())
     async with lock:
@@ -172,6 +176,7 @@ async def _variant(rt, file: File, params: dict) -> tuple[str, str, int]:
 
             size = await rt.storage.put(key, one(), content_type=mime)
     _variant_locks.pop(key, None)
+    cache.put_variant(key, size)
     return key, mime, size
 
 

@@ -24,6 +24,9 @@ class HotCache:
     def __init__(self, object_max: int = OBJECT_MAX, objects_total: int = OBJECTS_TOTAL) -> None:
         self._meta: OrderedDict[str, tuple[float, Any]] = OrderedDict()
         self._objects: OrderedDict[str, bytes] = OrderedDict()
+        # Sizes of variants known to exist, so that a cached variant costs no storage
+        # lookup (variants never change; they go away with their file).
+        self._variants: OrderedDict[str, int] = OrderedDict()
         self._bytes = 0
         self.object_max = object_max
         self.objects_total = objects_total
@@ -55,8 +58,20 @@ class HotCache:
             _, old = self._objects.popitem(last=False)
             self._bytes -= len(old)
 
+    def get_variant(self, key: str) -> int | None:
+        """The size of a variant made earlier, or None."""
+        return self._variants.get(key)
+
+    def put_variant(self, key: str, size: int) -> None:
+        """Remember that the variant ``key`` exists with ``size`` bytes."""
+        self._variants[key] = size
+        while len(self._variants) > META_MAX:
+            self._variants.popitem(last=False)
+
     def forget(self, file_id: str) -> None:
         """Drop everything cached for a file (after a change or deletion)."""
         self._meta.pop(file_id, None)
+        for key in [k for k in self._variants if f"/{file_id}/" in k]:
+            del self._variants[key]
         for key in [k for k in self._objects if f"/{file_id}/" in k]:
             self._bytes -= len(self._objects.pop(key))
