@@ -12,6 +12,7 @@ from sanic.response import HTTPResponse
 from . import __version__
 from .api import BLUEPRINTS
 from .api.context import authenticate
+from .api.cors import Cors
 from .config import Settings
 from .db import close_db, init_db
 from .errors import ApiError, handle_exception
@@ -29,6 +30,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "strict-origin-when-cross-origin",
     "X-Frame-Options": "DENY",
 }
+# JSON answers are data, never a page: nothing in them may load, run or be framed.
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 
 def create_app(settings: Settings, *, name: str = "pichr_appliance") -> Sanic:
@@ -90,6 +93,14 @@ def create_app(settings: Settings, *, name: str = "pichr_appliance") -> Sanic:
         finally:
             await close_db()
 
+    cors = app.ctx.cors = Cors(settings.server.cors_origins)
+
+    @app.on_request
+    async def _cors_preflight(request: Request) -> HTTPResponse | None:
+        if cors.enabled and request.method == "OPTIONS":
+            return cors.preflight(request)
+        return None
+
     @app.on_request
     async def _count_api_call(request: Request) -> None:
         path = request.path
@@ -114,7 +125,12 @@ def create_app(settings: Settings, *, name: str = "pichr_appliance") -> Sanic:
                 response.headers.setdefault(key, value)
         for key, value in SECURITY_HEADERS.items():
             response.headers.setdefault(key, value)
-        if response.content_type == "application/json":
+        content_type = response.content_type or ""
+        if content_type == "application/json":
             response.content_type = "application/json; charset=utf-8"
+        if content_type.startswith("application/json"):
+            response.headers.setdefault("Content-Security-Policy", API_CSP)
+        if cors.enabled:
+            cors.decorate(request, response)
 
     return app

@@ -96,8 +96,11 @@ async def handle_exception(request: Request, exc: Exception) -> JSONResponse:
         status = getattr(exc, "status_code", 500) or 500
         if status >= 500:
             return _internal(request, exc)
+        message = str(exc)
+        if status == 413 and "header" in message.lower():
+            status = 431  # Sanic says 413 for an oversized head; 431 is what it is
         code = _SANIC_CODES.get(status, "http_error")
-        message = str(exc) or code.replace("_", " ")
+        message = message or code.replace("_", " ")
         if status == 404:
             message = "Not found"
         headers = dict(getattr(exc, "headers", None) or {})

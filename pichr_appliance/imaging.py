@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import struct
 import warnings
@@ -92,6 +93,7 @@ def inspect(
         if mime is None:
             raise ImageRejected("unsupported_type", "The bytes are not a supported image")
         _check_memory_needs(fh, mime, max_metadata=max_metadata, max_buffered=max_buffered)
+        _check_polyglot(fh)
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -129,6 +131,33 @@ def inspect(
     if strip_location and has_gps:
         stripped = strip_gps(path, mime)
     return ImageInfo(mime, width, height, frames, phash, stripped)
+
+
+# Markup or archive structure where browsers and archive tools look for it: the start of
+# a file (content sniffing, HTML parsers) and its end (a ZIP/JAR's central directory
+# must be within its last 64 KiB). Image data is compressed noise, so these long
+# patterns do not turn up there by chance; scanning whole files would (``<svg`` alone
+# is expected once in a few hundred MB of random bytes).
+POLYGLOT_HEAD = re.compile(
+    rb"<(?:script|html|!doctype|svg|iframe|object|embed|body|meta|link)[\s>/]|%PDF-",
+    re.IGNORECASE,
+)
+POLYGLOT_TAIL = re.compile(rb"PK\x05\x06|<(?:script|html|svg|iframe|body)[\s>/]", re.IGNORECASE)
+HEAD_SCAN = 4096
+TAIL_SCAN = 65_536 + 22
+
+
+def _check_polyglot(fh) -> None:
+    """Refuse an image that is also an HTML page, an SVG, a PDF or a ZIP/JAR archive."""
+    fh.seek(0)
+    head = fh.read(HEAD_SCAN)
+    size = os.fstat(fh.fileno()).st_size
+    fh.seek(max(0, size - TAIL_SCAN))
+    tail = fh.read(TAIL_SCAN)
+    if POLYGLOT_HEAD.search(head) or POLYGLOT_TAIL.search(tail):
+        raise ImageRejected(
+            "polyglot", "The file is also readable as markup or an archive; not accepted"
+        )
 
 
 def _check_memory_needs(fh, mime: str, *, max_metadata: int, max_buffered: int) -> None:

@@ -84,6 +84,7 @@ class ApiClient:
         self._client = client
         self.app = app
         self.base = f"http://127.0.0.1:{client.port}"
+        self.port = client.port
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         kwargs.setdefault("follow_redirects", False)
