@@ -116,3 +116,14 @@ def report_created(app: Any, report: Any) -> Any:
     Also fired for system reports opened by the NSFW classifier scores. ``app`` is None
     outside the server. May return an awaitable; errors are logged.
     """
+
+
+@hookspec
+def file_invalidated(app: Any, file_id: str) -> Any:
+    """Event: this process changed or deleted file ``file_id`` and dropped its cached copy.
+
+    Other processes keep a file's metadata for up to a second; a plugin that connects
+    instances (pichr-redis) tells them to drop theirs at once. Called synchronously
+    from the code path that made the change; ``app`` is None in CLI commands. May
+    return an awaitable, which runs in the background; errors are logged.
+    """

@@ -214,3 +214,15 @@ class AuditEntry(Model):
 
     class Meta:
         table = "audit_log"
+
+
+class Lease(Model):
+    # A named job that one process at a time may run (the sweeper): the holder renews
+    # it; when the holder dies it expires and another process takes over.
+
+    name = fields.CharField(max_length=64, primary_key=True)
+    holder = fields.CharField(max_length=200)
+    expires_at = fields.DatetimeField()
+
+    class Meta:
+        table = "leases"

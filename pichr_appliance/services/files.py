@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 import re
 import unicodedata
@@ -140,10 +142,31 @@ async def add_usage(user_id: str | None, nbytes: int, nfiles: int) -> None:
 
 
 def forget(rt: Any, file_id: str) -> None:
-    """Drop this process's cached metadata and bytes of a file after a change."""
-    cache = rt.extras.get("hotcache") if rt is not None else None
+    """Drop this process's cached metadata and bytes of a file after a change, and tell
+    plugins (``file_invalidated``) so that other processes can drop theirs."""
+    if rt is None:
+        return
+    cache = rt.extras.get("hotcache")
     if cache is not None:
         cache.forget(file_id)
+    for impl in rt.pm.hook.file_invalidated.get_hookimpls():
+        try:
+            result = impl.function(app=rt.app, file_id=file_id)
+            if inspect.isawaitable(result):
+                task = asyncio.ensure_future(result)
+                _pending.add(task)
+                task.add_done_callback(_finish_background)
+        except Exception:
+            log.exception("plugin %s failed in file_invalidated", impl.plugin_name)
+
+
+_pending: set = set()  # keeps background notifications alive until they finish
+
+
+def _finish_background(task: Any) -> None:
+    _pending.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.error("file_invalidated notification failed", exc_info=task.exception())
 
 
 async def delete_bytes(rt: Any, file: File) -> None:

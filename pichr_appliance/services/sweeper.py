@@ -4,6 +4,7 @@ and the bytes of removed content past its retention."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 from ..models import File, Upload, UploadPart
 from ..timeutil import utcnow
 from . import files as files_service
-from . import moderation
+from . import leases, moderation
 
 log = logging.getLogger("pichr_appliance.sweeper")
 
@@ -59,12 +60,21 @@ async def sweep(rt: Any) -> dict[str, int]:
 
 
 async def run(rt: Any, interval: float) -> None:
-    """Sweep every ``interval`` seconds until cancelled; errors are logged, not fatal."""
-    while True:
-        try:
-            await sweep(rt)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("sweeper pass failed")
-        await asyncio.sleep(interval)
+    """Sweep every ``interval`` seconds until cancelled; errors are logged, not fatal.
+
+    Every worker of every instance runs this loop, but only the holder of the
+    ``sweeper`` lease sweeps: one pass per interval for the whole site.
+    """
+    try:
+        while True:
+            try:
+                if await leases.acquire("sweeper", interval * 1.5 + 5):
+                    await sweep(rt)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("sweeper pass failed")
+            await asyncio.sleep(interval)
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.shield(leases.release("sweeper"))
