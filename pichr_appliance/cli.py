@@ -157,6 +157,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
         asyncio.run(run_migrations(settings, pm))
         loader = AppLoader(factory=functools.partial(create_app, settings))
         app = loader.load()
+        asyncio.run(_preflight(app))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     app.prepare(
@@ -175,6 +176,14 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     )
     sys.stdout.flush()
     Sanic.serve(primary=app, app_loader=loader)
+
+
+async def _preflight(app: Any) -> None:
+    """Open and close what the workers will need, so that a wrong setting stops
+    ``serve`` with one line here instead of a traceback in every worker."""
+    store = app.ctx.rate_limiter.store
+    await store.startup()
+    await store.shutdown()
 
 
 @cli.command()

@@ -6,6 +6,7 @@ from typing import Any
 
 from . import hookimpl
 from .limits.local import LocalRateLimitStore
+from .limits.memory import MemoryRateLimitStore
 from .storage.local import LocalStorage
 
 
@@ -17,5 +18,6 @@ def register_storage_backends(settings: Any) -> list[type]:
 
 @hookimpl
 def register_rate_limit_stores(settings: Any) -> list[type]:
-    """The SQLite-file store shared by the workers of one machine."""
-    return [LocalRateLimitStore]
+    """The SQLite-file store shared by the workers of one machine, and the per-process
+    memory store (exact only with one worker)."""
+    return [LocalRateLimitStore, MemoryRateLimitStore]

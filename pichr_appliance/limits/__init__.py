@@ -1,5 +1,6 @@
 """Rate-limit stores: where the counts behind ``X-RateLimit-*`` live."""
 
 from .base import Decision, RateLimitStore
+from .memory import MemoryRateLimitStore
 
-__all__ = ["Decision", "RateLimitStore"]
+__all__ = ["Decision", "MemoryRateLimitStore", "RateLimitStore"]
