@@ -216,6 +216,35 @@ def config_show(ctx: click.Context) -> None:
 from .cli_moderation import moderate, stats  # noqa: E402
 from .cli_users import user  # noqa: E402  (the user command group lives in its own module)
 
+
+@cli.command("plugins")
+@common_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def plugins_command(ctx: click.Context, as_json: bool) -> None:
+    """List installed plugins, their versions and hooks, and the active backends."""
+    from .plugins import describe_runtime
+    from .runtime import build_runtime
+
+    try:
+        info = describe_runtime(build_runtime(settings_from(ctx)))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    lines = [
+        f"{p['name']} {p['version'] or '-'}: {', '.join(p['hooks']) or '(no hooks)'}"
+        for p in info["plugins"]
+    ]
+    active = info["active"]
+    lines.append(
+        f"active: storage={active['storage']} rate_limits={active['rateLimitStore']} "
+        f"database={active['database']} classifiers={','.join(active['classifiers']) or '-'}"
+    )
+    lines += [
+        f"route: {', '.join(r['methods'])} {r['path']} ({r['plugin']})" for r in info["routes"]
+    ]
+    emit(info, as_json, "\n".join(lines))
+
+
 cli.add_command(user)
 cli.add_command(moderate)
 cli.add_command(stats)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,10 +64,12 @@ def choose_rate_limit_store(settings: Settings, pm: Any) -> RateLimitStore:
     return available[name](settings)
 
 
-def build_runtime(settings: Settings) -> Runtime:
-    """Everything but open connections: safe to call in every worker process."""
+def build_runtime(settings: Settings, plugins: Sequence[Any] = ()) -> Runtime:
+    """Everything but open connections: safe to call in every worker process.
+
+    ``plugins`` are extra plugin objects to register (tests use this)."""
     ensure_data_dir(settings)
-    pm = get_plugin_manager(settings)
+    pm = get_plugin_manager(settings, plugins)
     return Runtime(
         settings=settings,
         pm=pm,

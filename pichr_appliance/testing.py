@@ -1,7 +1,8 @@
 """Fixtures for testing the appliance and its plugins (a pytest plugin, ``pytest11``).
 
 - ``pichr_settings``: settings on a temporary data directory, cheap password hashing.
-- ``pichr_app``: a migrated app for those settings (customise with ``pichr_overrides``).
+- ``pichr_app``: a migrated app for those settings (customise with ``pichr_overrides``;
+  add plugins for one test with ``pichr_plugins``).
 - ``pichr_client``: an :class:`ApiClient` on a real listening server (sanic-testing's
   ``ReusableClient``: started once per test, one event loop, real sockets).
 - ``pichr_user``: a signed-up user with ``headers`` carrying its access token.
@@ -183,11 +184,20 @@ def pichr_settings(tmp_path: Path, pichr_overrides: dict[str, Any]) -> Any:
 
 
 @pytest.fixture
-def pichr_app(pichr_settings: Any) -> Any:
+def pichr_plugins() -> list[Any]:
+    """Plugin objects to register in ``pichr_app`` for one test: override this fixture,
+    or parametrize it (``@pytest.mark.parametrize("pichr_plugins", [[MyPlugin()]])``)."""
+    return []
+
+
+@pytest.fixture
+def pichr_app(pichr_settings: Any, pichr_plugins: list[Any]) -> Any:
     from .app import create_app
 
     migrate(pichr_settings)
-    return create_app(pichr_settings, name=f"pichr_test_{uuid.uuid4().hex[:8]}")
+    return create_app(
+        pichr_settings, name=f"pichr_test_{uuid.uuid4().hex[:8]}", plugins=pichr_plugins
+    )
 
 
 @pytest.fixture

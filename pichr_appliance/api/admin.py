@@ -7,6 +7,7 @@ from sanic.response import HTTPResponse, json
 
 from ..errors import not_found
 from ..models import User
+from ..plugins import describe_runtime
 from ..services import accounts, admin
 from ..services.audit import Operator
 from .context import require_role
@@ -45,3 +46,10 @@ async def stats(request: Request) -> HTTPResponse:
     """``GET /admin/stats``: site figures."""
     await require_role(request, "admin")
     return json(await admin.stats())
+
+
+@bp.get("/plugins")
+async def plugins(request: Request) -> HTTPResponse:
+    """``GET /admin/plugins``: installed plugins, their hooks and the active backends."""
+    await require_role(request, "admin")
+    return json(describe_runtime(request.app.ctx.runtime))

@@ -126,6 +126,12 @@ async def create_report(
                 {"reportId": report.id},
             )
     await fire_event(rt.pm.hook.report_created, app=rt.app, report=report)
+    if reason == "csam" and target_type == "file":
+        held = await File.get_or_none(id=target_id)
+        if held is not None:
+            await fire_event(
+                rt.pm.hook.file_moderated, app=rt.app, file=held, action="hold", actor=None
+            )
     return report
 
 
@@ -327,6 +333,10 @@ async def resolve(
             )
     if isinstance(target, File):
         files_service.forget(rt, target.id)
+        await target.refresh_from_db()
+        await fire_event(
+            rt.pm.hook.file_moderated, app=rt.app, file=target, action=action, actor=operator
+        )
     await report.refresh_from_db()
     return report
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import inspect
 import logging
 import os
 import unicodedata
@@ -17,7 +18,7 @@ from tortoise.transactions import in_transaction
 from .. import imaging
 from ..errors import ApiError, bad_request, conflict, not_found
 from ..models import VISIBILITIES, Album, File, Upload, User
-from ..plugins import fire_event
+from ..plugins import call_async, fire_event
 from ..security import new_id
 from ..timeutil import iso, utcnow
 from . import files as files_service
@@ -305,6 +306,7 @@ async def process(rt: Any, upload: Upload, path: Path, total: int, sha: str) -> 
                 raise ApiError(402, "quota_exceeded", "Storage quota exhausted")
         duplicate = await _find_duplicate(file, sha, info.phash)
         score = await classify(rt, path)
+        await _plugin_validation(rt, owner, file, info, path)
         await rt.storage.put_file(file.storage_key, path, content_type=info.mime, move=True)
     finally:
         path.unlink(missing_ok=True)
@@ -362,18 +364,44 @@ async def _find_duplicate(file: File, sha: str, phash: str) -> str | None:
     return near[-1]["id"] if near else None
 
 
+async def _plugin_validation(rt: Any, owner: Any, file: File, info: Any, path: Path) -> None:
+    """400 ``upload_rejected`` with the first reason a ``validate_upload`` plugin gives."""
+    hook = rt.pm.hook.validate_upload
+    if not hook.get_hookimpls():
+        return
+    for reason in await call_async(hook, app=rt.app, user=owner, file=file, info=info, path=path):
+        if reason:
+            raise ApiError(400, "upload_rejected", str(reason))
+
+
 async def classify(rt: Any, path: Path) -> float | None:
-    """The highest score of the installed classifiers, or None without any."""
+    """The highest score of the installed classifiers, or None without any.
+
+    Classifiers come from ``register_classifiers`` once per process. A synchronous
+    ``score`` runs in a worker thread so that inference never blocks the event loop;
+    an ``async def score`` is awaited. A failing classifier is logged and ignored.
+    """
+    classifiers = rt.extras.get("classifiers")
+    if classifiers is None:
+        classifiers = rt.extras["classifiers"] = [
+            c
+            for group in rt.pm.hook.register_classifiers(settings=rt.settings)
+            for c in group or []
+        ]
     scores = []
-    for group in rt.pm.hook.register_classifiers(settings=rt.settings):
-        for classifier in group or []:
-            try:
-                score = classifier.score(path)
-                if asyncio.iscoroutine(score):
-                    score = await score
-                scores.append(float(score))
-            except Exception:
-                log.exception("classifier %s failed", getattr(classifier, "name", classifier))
+    loop = asyncio.get_running_loop()
+    for classifier in classifiers:
+        try:
+            if inspect.iscoroutinefunction(classifier.score):
+                score = await classifier.score(path)
+            else:
+                score = await loop.run_in_executor(None, classifier.score, path)
+            score = float(score)
+            if not 0.0 <= score <= 1.0:
+                raise ValueError(f"score {score} is outside [0, 1]")
+            scores.append(score)
+        except Exception:
+            log.exception("classifier %s failed", getattr(classifier, "name", classifier))
     return max(scores) if scores else None
 
 
