@@ -21,7 +21,9 @@ TABLES = {
 
 
 def test_migrate_from_empty_database(tmp_path):
-    settings = make_settings(tmp_path / "data")
+    # SQLite on purpose (this test reads the file), whatever PICHR_TEST_DATABASE says.
+    url = f"sqlite://{tmp_path / 'data' / 'pichr.sqlite3'}"
+    settings = make_settings(tmp_path / "data", {"database": {"url": url}})
     db = settings.database_url[len("sqlite://") :]
     migrate(settings)
     migrate(settings)  # a second run applies nothing and does not fail
