@@ -199,6 +199,7 @@ async def serve_image(request: Request, name: str) -> HTTPResponse:
         "Content-Security-Policy": USER_CONTENT_CSP,
     }
     download = request.args.get("download") in ("1", "true")
+    safe = None
     if download:
         safe = files_service.safe_filename(file.filename).translate(HEADER_SCRUB)
         headers["Content-Disposition"] = f'attachment; filename="{safe}"'
@@ -208,7 +209,7 @@ async def serve_image(request: Request, name: str) -> HTTPResponse:
     if request.method == "GET":
         (counters.download if download else counters.view)(file.id)
     if rt.storage.redirects:
-        return await _redirect(rt, key, mime, public, file.filename if download else None)
+        return await _redirect(rt, key, mime, public, safe)
     start, end, status = 0, size - 1, 200
     rng = request.headers.get("range")
     if rng and _if_range_ok(request, etag):
