@@ -115,9 +115,11 @@ async def _copy_table(model: type[Model], conn: Any, progress: Any) -> None:
     names = [c for c, _ in columns]
     select = ", ".join(f'"{c}"' for c in names)
     source = connections.get("default")
+    # The source is usually SQLite ("?"), but may be another PostgreSQL ("$1").
+    mark = "$1" if source.capabilities.dialect == "postgres" else "?"
     last: Any = None
     while True:
-        where = "" if last is None else f'WHERE "{pk}" > ?'
+        where = "" if last is None else f'WHERE "{pk}" > {mark}'
         sql = f'SELECT {select} FROM "{table}" {where} ORDER BY "{pk}" LIMIT {BATCH}'
         rows = await source.execute_query_dict(sql, [] if last is None else [last])
         if not rows:

@@ -144,3 +144,20 @@ def test_migrate_to_wants_a_postgres_url(sqlite_installation):
     out = cli("db", "migrate-to", "mysql://x/y", data_dir=sqlite_installation["data"])
     assert out.returncode == 1
     assert out.stderr.strip().splitlines()[-1].startswith("Error: pichr-postgres: the target")
+
+
+def test_migrate_to_from_another_postgres(tmp_path, migrated_database, fresh_database):
+    """The copy is not tied to SQLite: a PostgreSQL source works the same way."""
+    data = tmp_path / "pgdata"
+    settings = make_settings(data, {"database": {"url": migrated_database}})
+    app = create_app(settings, name="pg_source")
+    with ReusableClient(app, host="127.0.0.1", port=free_port()) as raw:
+        c = ApiClient(raw, app)
+        c.upload(c.signup("carol"))
+    out = cli(
+        "db", "migrate-to", fresh_database, "-s", f"database.url={migrated_database}", data_dir=data
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "files                  1         1  ok" in out.stdout
+    rows = asyncio.run(fetch(fresh_database, "SELECT username FROM users"))
+    assert [r["username"] for r in rows] == ["carol"]

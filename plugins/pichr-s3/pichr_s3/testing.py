@@ -61,6 +61,7 @@ class SeaweedS3:
 
     @property
     def endpoint(self) -> str:
+        """The S3 endpoint URL (loopback)."""
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60) -> SeaweedS3:
