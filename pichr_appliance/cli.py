@@ -139,6 +139,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     from .app import create_app
     from .db import run_migrations
     from .plugins import get_plugin_manager
+    from .runtime import check_storage
 
     settings = settings_from(ctx)
     if host is not None:
@@ -155,6 +156,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
         ensure_data_dir(settings)
         pm = get_plugin_manager(settings)
         asyncio.run(run_migrations(settings, pm))
+        asyncio.run(check_storage(settings, pm))
         loader = AppLoader(factory=functools.partial(create_app, settings))
         app = loader.load()
         asyncio.run(_preflight(app))
@@ -195,8 +197,11 @@ def migrate(ctx: click.Context) -> None:
     from .plugins import get_plugin_manager
 
     settings = settings_from(ctx)
-    ensure_data_dir(settings)
-    asyncio.run(run_migrations(settings, get_plugin_manager(settings)))
+    try:
+        ensure_data_dir(settings)
+        asyncio.run(run_migrations(settings, get_plugin_manager(settings)))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo("migrations applied")
 
 

@@ -13,7 +13,7 @@ from .config import ConfigError, Settings, ensure_data_dir
 from .limits import RateLimitStore
 from .plugins import get_plugin_manager
 from .security import Passwords, Tokens
-from .storage.base import StorageBackend
+from .storage.base import StorageBackend, StorageError
 
 
 @dataclass
@@ -79,6 +79,19 @@ def build_runtime(settings: Settings, plugins: Sequence[Any] = ()) -> Runtime:
     )
 
 
+async def check_storage(settings: Settings, pm: Any) -> None:
+    """Start and stop the configured backend once, so that ``serve`` fails fast with
+    one line (wrong credentials, missing bucket, unwritable folder) instead of a
+    traceback in every worker."""
+    storage = choose_storage(settings, pm)
+    try:
+        await storage.startup()
+    except StorageError as exc:
+        raise ConfigError(str(exc)) from None
+    finally:
+        await storage.shutdown()
+
+
 @contextlib.asynccontextmanager
 async def open_runtime(settings: Settings, migrate: bool = True) -> AsyncIterator[Runtime]:
     """A Runtime with the database (migrated) and storage open: for CLI commands."""
@@ -86,7 +99,10 @@ async def open_runtime(settings: Settings, migrate: bool = True) -> AsyncIterato
 
     rt = build_runtime(settings)
     async with database(settings, rt.pm, migrate=migrate):
-        await rt.storage.startup()
+        try:
+            await rt.storage.startup()
+        except StorageError as exc:
+            raise ConfigError(str(exc)) from None
         try:
             yield rt
         finally:

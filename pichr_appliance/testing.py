@@ -8,11 +8,16 @@
 - ``pichr_user``: a signed-up user with ``headers`` carrying its access token.
 - ``live_server``: a real ``pichr-appliance serve`` subprocess (see ``LiveServer``).
 - ``sample_image``: a function that makes small images in any format.
+
+``PICHR_TEST_DATABASE=postgres`` runs the same tests on PostgreSQL: ``make_settings``
+then points every test at a throwaway database (made by the provider module named in
+``TEST_DATABASE_PROVIDERS``, e.g. ``pichr_postgres.testing``), dropped after the test.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import io
 import os
 import socket
@@ -35,8 +40,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# PICHR_TEST_DATABASE value -> module with create_test_database() and
+# drop_test_databases(). Any other value is taken as such a module's import name.
+TEST_DATABASE_PROVIDERS = {"postgres": "pichr_postgres.testing"}
+
+
+def throwaway_database_provider() -> Any:
+    """The module that makes throwaway databases, or None for the default (SQLite)."""
+    kind = os.environ.get("PICHR_TEST_DATABASE", "").strip()
+    if kind in ("", "sqlite"):
+        return None
+    return importlib.import_module(TEST_DATABASE_PROVIDERS.get(kind, kind))
+
+
 def make_settings(data_dir: Path, extra: dict[str, Any] | None = None, **kwargs: Any):
-    """Settings for a test: isolated data dir, quick hashing, no environment leakage."""
+    """Settings for a test: isolated data dir, quick hashing, no environment leakage.
+
+    Unless ``extra`` names a database, ``PICHR_TEST_DATABASE`` may point the settings
+    at a fresh throwaway database (see the module docstring).
+    """
     from .config import load_settings
 
     tree: dict[str, Any] = {"auth": dict(FAST_HASHING)}
@@ -45,6 +67,9 @@ def make_settings(data_dir: Path, extra: dict[str, Any] | None = None, **kwargs:
             tree.setdefault(section, {}).update(values)
         else:
             tree[section] = values
+    provider = throwaway_database_provider()
+    if provider is not None and not tree.get("database", {}).get("url"):
+        tree.setdefault("database", {})["url"] = provider.create_test_database()
     from .config import ensure_data_dir
 
     settings = load_settings(data_dir=data_dir, environ={}, extra=tree, **kwargs)
@@ -170,6 +195,9 @@ def _pichr_sanic_registry() -> Iterator[None]:
     Sanic.test_mode = True
     yield
     Sanic._app_registry.clear()
+    provider = throwaway_database_provider()
+    if provider is not None:
+        provider.drop_test_databases()
 
 
 @pytest.fixture
@@ -250,6 +278,9 @@ class LiveServer:
         self.env.setdefault("PICHR_AUTH__ARGON2_TIME_COST", "1")
         self.env.setdefault("PICHR_AUTH__ARGON2_MEMORY_KIB", "64")
         self.env.setdefault("PICHR_AUTH__ARGON2_PARALLELISM", "1")
+        provider = throwaway_database_provider()
+        if provider is not None and "PICHR_DATABASE__URL" not in self.env:
+            self.env["PICHR_DATABASE__URL"] = provider.create_test_database()
         self.args = args or []
         self.proc: subprocess.Popen | None = None
         self.log = data_dir.parent / f"serve-{self.port}.log"

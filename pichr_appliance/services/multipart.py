@@ -48,7 +48,8 @@ async def init(rt: Any, user: User | None, body: dict[str, Any]) -> dict[str, An
         raise bad_request(
             f"at most {MAX_PARTS} parts: raise partSize", "too_many_parts", {"field": "partSize"}
         )
-    presigned = await uploads.presign(rt, user, {**body, "bytes": total})
+    # Parts come through the appliance (see docs/storage.md), never straight to a bucket.
+    presigned = await uploads.presign(rt, user, {**body, "bytes": total}, to_storage=False)
     await Upload.filter(id=presigned["uploadId"]).update(
         kind="multipart", part_size=part_size, part_count=count
     )

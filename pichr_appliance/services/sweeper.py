@@ -9,10 +9,11 @@ import logging
 import time
 from typing import Any
 
+from ..errors import ApiError
 from ..models import File, Upload, UploadPart
 from ..timeutil import utcnow
 from . import files as files_service
-from . import leases, moderation
+from . import leases, moderation, uploads
 
 log = logging.getLogger("pichr_appliance.sweeper")
 
@@ -28,13 +29,24 @@ async def sweep(rt: Any) -> dict[str, int]:
         "parts": 0,
         "tempFiles": 0,
         "purgedRemoved": 0,
+        "bucketUploads": 0,
     }
     for file in await File.filter(expires_at__lte=now).exclude(status="pending"):
         await files_service.delete_file(rt, file)
         done["expiredFiles"] += 1
+    # Bytes PUT straight into storage whose client never called finalize.
+    for upload in await Upload.filter(kind="bucket", status="pending", expires_at__gt=now):
+        try:
+            await uploads.ingest_bucket_upload(rt, upload)
+            done["bucketUploads"] += 1
+        except ApiError as exc:
+            if exc.code != "upload_incomplete":
+                log.info("sweeper: bucket upload %s rejected: %s", upload.id, exc.message)
     # Uploads whose bytes never arrived (or never completed) within their window.
     stale = await Upload.filter(expires_at__lte=now, status__in=["pending", "failed"])
     for upload in stale:
+        if upload.kind == "bucket":
+            await rt.storage.delete(uploads.bucket_key(upload.id))
         for part in await UploadPart.filter(upload_id=upload.id):
             await rt.storage.delete(part.storage_key)
             done["parts"] += 1

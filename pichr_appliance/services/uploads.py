@@ -125,8 +125,19 @@ def upload_url(rt: Any, file_id: str) -> str:
     return f"{rt.settings.public_url}/api/v1/upload/direct/{file_id}?token={token}"
 
 
-async def presign(rt: Any, user: User | None, body: dict[str, Any]) -> dict[str, Any]:
-    """Create a pending file and its upload record; the API's presign answer."""
+def bucket_key(upload_id: str) -> str:
+    """Where a direct-to-storage upload lands before it is verified (never served)."""
+    return f"incoming/{upload_id}"
+
+
+async def presign(
+    rt: Any, user: User | None, body: dict[str, Any], *, to_storage: bool = True
+) -> dict[str, Any]:
+    """Create a pending file and its upload record; the API's presign answer.
+
+    With a backend that has ``direct_uploads`` on (and ``to_storage``), ``uploadUrl``
+    is the backend's own presigned URL for a staging key; ``finalize`` ingests it.
+    """
     settings = rt.settings
     if user is None and not settings.uploads.allow_anonymous:
         raise ApiError(401, "unauthorized", "Sign in to upload (anonymous uploads are off)")
@@ -173,6 +184,7 @@ async def presign(rt: Any, user: User | None, body: dict[str, Any]) -> dict[str,
     file_id = new_id("file")
     key = files_service.original_key(file_id, filename)
     stale = timedelta(hours=settings.uploads.stale_upload_hours)
+    to_bucket = to_storage and rt.storage.direct_uploads
     async with in_transaction():
         await File.create(
             id=file_id,
@@ -193,16 +205,24 @@ async def presign(rt: Any, user: User | None, body: dict[str, Any]) -> dict[str,
             id=new_id("upl"),
             file_id=file_id,
             owner=user,
-            kind="direct",
+            kind="bucket" if to_bucket else "direct",
             declared_bytes=nbytes,
             declared_sha256=sha.lower() if sha else None,
             mime=mime.lower(),
             expires_at=utcnow() + stale,
             album_id=album_id,
         )
+    if to_bucket:
+        url = await rt.storage.presign_put(
+            bucket_key(upload.id),
+            content_type=mime.lower(),
+            expires=settings.uploads.upload_token_ttl,
+        )
+    else:
+        url = upload_url(rt, file_id)
     return {
         "uploadId": upload.id,
-        "uploadUrl": upload_url(rt, file_id),
+        "uploadUrl": url,
         "fileId": file_id,
         "r2Key": key,
         "expiresAt": iso(upload.expires_at),
@@ -322,6 +342,8 @@ async def process(rt: Any, upload: Upload, path: Path, total: int, sha: str) -> 
         await files_service.add_usage(file.owner_id, total, 1)
         if upload.album_id:
             await _add_to_album(upload.album_id, file)
+    # A request may have cached the file as pending (404) in this worker.
+    files_service.forget(rt, file.id)
     await moderation.after_classification(rt, file)
     await fire_event(rt.pm.hook.file_uploaded, app=rt.app, file=file)
     return file
@@ -419,6 +441,38 @@ async def finalize(rt: Any, user: User | None, upload_id: Any, file_id: Any) -> 
     upload = await Upload.get_or_none(id=upload_id, file_id=file_id)
     if upload is None or (upload.owner_id and (user is None or upload.owner_id != user.id)):
         raise not_found("Upload")
+    if upload.status != "completed" and upload.kind == "bucket":
+        return await ingest_bucket_upload(rt, upload)
     if upload.status != "completed":
         raise conflict("The file's bytes have not been uploaded yet", "upload_incomplete")
     return await File.get(id=file_id)
+
+
+async def ingest_bucket_upload(rt: Any, upload: Upload) -> File:
+    """Verify and process an object the client PUT straight into storage.
+
+    The object sits under a staging key that is never served; it is read back through
+    the same checks as a direct PUT (size, sha256, decode) and stored under the file's
+    key only if it passes. Bytes that fail are deleted so that the client can PUT again.
+    """
+    staging = bucket_key(upload.id)
+    if await rt.storage.size(staging) is None:
+        raise conflict("The file's bytes have not been uploaded yet", "upload_incomplete")
+    claimed = await Upload.filter(id=upload.id, status="pending").update(status="receiving")
+    if not claimed:
+        raise conflict("Another request is finalizing this upload", "upload_in_progress")
+    owner = await User.get_or_none(id=upload.owner_id) if upload.owner_id else None
+    plan_max = plan_of(rt.settings, owner).max_file_bytes
+    try:
+        path, total, sha = await receive(rt.settings, upload, plan_max, rt.storage.open(staging))
+        file = await process(rt, upload, path, total, sha)
+    except ApiError as exc:
+        await release(upload)
+        if exc.status < 500:
+            await rt.storage.delete(staging)
+        raise
+    except BaseException:
+        await release(upload)
+        raise
+    await rt.storage.delete(staging)
+    return file
