@@ -19,7 +19,7 @@ from .context import authenticate
 
 bp = Blueprint("serving")
 
-NAME_RE = re.compile(r"^(file_[A-Za-z0-9]{1,40})(?:\.[A-Za-z0-9]{1,5})?$")
+NAME_RE = re.compile(r"^(file_[A-Za-z0-9]{1,35})(?:\.[A-Za-z0-9]{1,5})?$")  # ids: <= 40
 USER_CONTENT_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 HEADER_SCRUB = {c: None for c in range(32)} | {127: None, ord('"'): None, ord("\\"): None}
 PUBLIC_CACHE = "public, max-age=31536000, immutable"
