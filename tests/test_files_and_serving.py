@@ -214,3 +214,13 @@ def test_ids_longer_than_any_id_are_404_not_500(pichr_client, pichr_user):
         assert r.status == 404, (method, path, r.status)
     r = pichr_client.get("/api/v1/files", headers=h, params={"albumId": "alb_" + "x" * 60})
     assert r.status == 200 and r.json["files"] == [] and r.json["total"] == 0
+
+
+def test_odd_digits_in_ranges_and_variant_sizes_are_not_500(pichr_client, pichr_user):
+    # int() refuses "²" (which str.isdigit() accepts) and numbers over 4300 digits.
+    f = pichr_client.upload(pichr_user)
+    r = pichr_client.get(f"/i/{f['id']}", params={"w": "²"})
+    assert r.status == 400 and r.json["code"] == "invalid_query"
+    for header in ("bytes=0-" + "9" * 5000, "bytes=-" + "9" * 5000, "bytes=" + "1" * 19 + "-"):
+        r = pichr_client.get(f"/i/{f['id']}", headers={"Range": header})
+        assert r.status == 200 and r.content  # a range we cannot read is ignored
