@@ -1,9 +1,22 @@
 """HTTP handlers: one blueprint per resource, thin over ``services``."""
 
-from . import account, admin, albums, auth, files, health, keys, moderation, serving, uploads
+from . import (
+    account,
+    admin,
+    albums,
+    auth,
+    discovery,
+    files,
+    health,
+    keys,
+    moderation,
+    serving,
+    uploads,
+)
 
 BLUEPRINTS = [
     health.bp,
+    discovery.bp,
     auth.bp,
     keys.bp,
     uploads.bp,

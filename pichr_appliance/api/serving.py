@@ -19,12 +19,12 @@ from .context import authenticate
 
 bp = Blueprint("serving")
 
-NAME_RE = re.compile(r"^(file_[A-Za-z0-9]{1,40})(?:\.[A-Za-z0-9]{1,5})?$")
+NAME_RE = re.compile(r"^(file_[A-Za-z0-9]{1,35})(?:\.[A-Za-z0-9]{1,5})?$")  # ids: <= 40
 USER_CONTENT_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 HEADER_SCRUB = {c: None for c in range(32)} | {127: None, ord('"'): None, ord("\\"): None}
 PUBLIC_CACHE = "public, max-age=31536000, immutable"
 PRIVATE_CACHE = "private, no-store"
-RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+RANGE_RE = re.compile(r"^bytes=([0-9]{0,18})-([0-9]{0,18})$")  # longer: ignored, not int()
 _variant_locks: dict[str, asyncio.Lock] = {}
 
 
@@ -116,7 +116,7 @@ def _variant_params(request: Request, rt) -> dict | None:
         raw = args.get(name)
         if raw in (None, ""):
             return None
-        if not raw.isdigit() or int(raw) == 0:
+        if not (raw.isascii() and raw.isdigit()) or int(raw) == 0:  # "²".isdigit()
             raise bad_request(f"{name}: a positive integer", "invalid_query", {"field": name})
         return imaging.clamp_size(int(raw), sizes)
 

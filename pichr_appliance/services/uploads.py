@@ -17,7 +17,7 @@ from tortoise.transactions import in_transaction
 
 from .. import imaging
 from ..errors import ApiError, bad_request, conflict, not_found
-from ..models import VISIBILITIES, Album, File, Upload, User
+from ..models import VISIBILITIES, Album, File, Upload, User, is_id
 from ..plugins import call_async, fire_event
 from ..security import new_id
 from ..timeutil import iso, utcnow
@@ -177,7 +177,7 @@ async def presign(
     album_id = body.get("albumId")
     if album_id is not None and (
         user is None
-        or not isinstance(album_id, str)
+        or not is_id(album_id)
         or not await Album.filter(id=album_id, owner_id=user.id).exists()
     ):
         raise not_found("Album")
@@ -438,6 +438,8 @@ async def finalize(rt: Any, user: User | None, upload_id: Any, file_id: Any) -> 
     """Idempotent: the File of a completed upload; 409 while bytes are missing."""
     if not isinstance(upload_id, str) or not isinstance(file_id, str):
         raise bad_request("uploadId and fileId are required", "invalid_request")
+    if not (is_id(upload_id) and is_id(file_id)):
+        raise not_found("Upload")
     upload = await Upload.get_or_none(id=upload_id, file_id=file_id)
     if upload is None or (upload.owner_id and (user is None or upload.owner_id != user.id)):
         raise not_found("Upload")
