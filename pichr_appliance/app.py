@@ -26,6 +26,7 @@ from .services.hotcache import HotCache
 from .services.ratelimit import EXEMPT_PATHS, RateLimiter
 
 log = logging.getLogger("pichr_appliance")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -42,6 +43,10 @@ def create_app(
     """Build the Sanic application for ``settings`` (picklable; called in every worker).
 
     ``plugins``: extra plugin objects to register, for tests."""
+    if not logging.getLogger().handlers:
+        # A spawned worker starts with no logging set up: without this, everything the
+        # appliance and its plugins log below WARNING in a worker would be lost.
+        logging.basicConfig(level=settings.server.log_level.upper(), format=LOG_FORMAT)
     rt = build_runtime(settings, plugins)
     pm = rt.pm
     app = Sanic(name)

@@ -148,10 +148,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
         settings.server.port = port
     if workers is not None:
         settings.server.workers = workers
-    logging.basicConfig(
-        level=settings.server.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from .app import LOG_FORMAT
+
+    logging.basicConfig(level=settings.server.log_level.upper(), format=LOG_FORMAT)
     try:
         ensure_data_dir(settings)
         pm = get_plugin_manager(settings)

@@ -56,6 +56,15 @@ async def sweep(rt: Any) -> dict[str, int]:
         done["staleUploads"] += 1
     # Removed content keeps its bytes for moderation.removed_retention_days (appeals).
     done["purgedRemoved"] = await moderation.purge_removed(rt)
+    done["tempFiles"] = sweep_temp(rt)
+    if any(done.values()):
+        log.info("sweeper: %s", done)
+    return done
+
+
+def sweep_temp(rt: Any) -> int:
+    """Delete this machine's abandoned temporary files (older than an hour)."""
+    removed = 0
     tmp = rt.settings.data_path / "tmp"
     if tmp.is_dir():
         cutoff = time.time() - TEMP_MAX_AGE
@@ -63,12 +72,10 @@ async def sweep(rt: Any) -> dict[str, int]:
             try:
                 if path.stat().st_mtime < cutoff:
                     path.unlink()
-                    done["tempFiles"] += 1
+                    removed += 1
             except FileNotFoundError:
                 pass
-    if any(done.values()):
-        log.info("sweeper: %s", done)
-    return done
+    return removed
 
 
 async def run(rt: Any, interval: float) -> None:
@@ -77,11 +84,20 @@ async def run(rt: Any, interval: float) -> None:
     Every worker of every instance runs this loop, but only the holder of the
     ``sweeper`` lease sweeps: one pass per interval for the whole site.
     """
+    holding = False
     try:
         while True:
             try:
                 if await leases.acquire("sweeper", interval * 1.5 + 5):
+                    if not holding:
+                        log.info("sweeper: this process sweeps for the site (%s)", leases.HOLDER)
+                    holding = True
                     await sweep(rt)
+                else:  # another process sweeps what is shared; the temp folder is ours
+                    if holding:
+                        log.info("sweeper: another process sweeps for the site now")
+                    holding = False
+                    sweep_temp(rt)
             except asyncio.CancelledError:
                 raise
             except Exception:
