@@ -36,6 +36,8 @@ def get_plugin_manager(settings: Settings, extra: Sequence[Any] = ()) -> pluggy.
     only = os.environ.get("PICHR_LOAD_PLUGINS")
     allowed = {p.strip() for p in only.split(",") if p.strip()} if only is not None else None
 
+    # Plugins that failed to load, for the error when the configuration needs one.
+    pm.failed_plugins = {}  # type: ignore[attr-defined]
     for name in DEFAULT_PLUGINS:
         pm.register(importlib.import_module(name), name=name)
 
@@ -56,6 +58,7 @@ def get_plugin_manager(settings: Settings, extra: Sequence[Any] = ()) -> pluggy.
                 exc,
                 dist,
             )
+            pm.failed_plugins[ep.name] = f"package {dist}: {exc}"  # type: ignore[attr-defined]
             continue
         pm.register(plugin, name=ep.name)
         dist_name = ep.dist.name if ep.dist else ep.name
@@ -100,6 +103,7 @@ def _load_plugin_dir(
             spec.loader.exec_module(module)
         except Exception as exc:
             log.warning("plugin file %s failed to load: %s; fix the file or remove it", path, exc)
+            pm.failed_plugins[name] = f"file {path}: {exc}"  # type: ignore[attr-defined]
             continue
         pm.register(module, name=name)
 

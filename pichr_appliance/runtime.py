@@ -34,6 +34,20 @@ class Runtime:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
+def _not_available(key: str, kind: str, name: str, available: Any, pm: Any) -> ConfigError:
+    """One line: what is missing, what there is, and which plugins failed to load."""
+    message = (
+        f"{key}: no {kind} named {name!r}; available: "
+        f"{', '.join(sorted(available)) or 'none'} (install the plugin that provides it)"
+    )
+    failed = getattr(pm, "failed_plugins", None)
+    if failed:
+        message += "; plugins that failed to load: " + "; ".join(
+            f"{plugin} ({why})" for plugin, why in sorted(failed.items())
+        )
+    return ConfigError(message)
+
+
 def choose_storage(settings: Settings, pm: Any) -> StorageBackend:
     """Instantiate the backend named by ``storage.backend`` from the registered ones."""
     available: dict[str, type[StorageBackend]] = {}
@@ -42,10 +56,7 @@ def choose_storage(settings: Settings, pm: Any) -> StorageBackend:
             available[cls.name] = cls
     backend = settings.storage.backend
     if backend not in available:
-        raise ConfigError(
-            f"storage.backend: no backend named {backend!r}; available: "
-            f"{', '.join(sorted(available)) or 'none'} (install the plugin that provides it)"
-        )
+        raise _not_available("storage.backend", "backend", backend, available, pm)
     return available[backend](settings)
 
 
@@ -57,10 +68,7 @@ def choose_rate_limit_store(settings: Settings, pm: Any) -> RateLimitStore:
             available[cls.name] = cls
     name = settings.rate_limits.store
     if name not in available:
-        raise ConfigError(
-            f"rate_limits.store: no store named {name!r}; available: "
-            f"{', '.join(sorted(available)) or 'none'} (install the plugin that provides it)"
-        )
+        raise _not_available("rate_limits.store", "store", name, available, pm)
     return available[name](settings)
 
 

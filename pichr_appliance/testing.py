@@ -269,8 +269,15 @@ class LiveServer:
     """A real ``pichr-appliance serve`` subprocess on a free port."""
 
     def __init__(
-        self, data_dir: Path, env: dict[str, str] | None = None, args: list[str] | None = None
+        self,
+        data_dir: Path,
+        env: dict[str, str] | None = None,
+        args: list[str] | None = None,
+        python: str | None = None,
     ) -> None:
+        """``python``: the interpreter to serve with (default: this one), e.g. a
+        virtual environment's where a plugin under test is installed."""
+        self.python = python or sys.executable
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
@@ -289,7 +296,7 @@ class LiveServer:
         import httpx
 
         cmd = [
-            sys.executable,
+            self.python,
             "-m",
             "pichr_appliance",
             "serve",
