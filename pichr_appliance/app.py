@@ -47,6 +47,7 @@ def create_app(
         # A spawned worker starts with no logging set up: without this, everything the
         # appliance and its plugins log below WARNING in a worker would be lost.
         logging.basicConfig(level=settings.server.log_level.upper(), format=LOG_FORMAT)
+        logging.getLogger("sanic").propagate = False  # Sanic prints its own lines already
     rt = build_runtime(settings, plugins)
     pm = rt.pm
     app = Sanic(name)

@@ -151,6 +151,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     from .app import LOG_FORMAT
 
     logging.basicConfig(level=settings.server.log_level.upper(), format=LOG_FORMAT)
+    logging.getLogger("sanic").propagate = False  # Sanic prints its own lines already
     try:
         ensure_data_dir(settings)
         pm = get_plugin_manager(settings)

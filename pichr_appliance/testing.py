@@ -17,6 +17,7 @@ then points every test at a throwaway database (made by the provider module name
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import io
 import os
@@ -308,7 +309,10 @@ class LiveServer:
         ]
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         logf = open(self.log, "wb")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen(cmd, env=self.env, stdout=logf, stderr=subprocess.STDOUT)
+        # A session of its own, so that stop() can reach the workers too.
+        self.proc = subprocess.Popen(
+            cmd, env=self.env, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -323,16 +327,25 @@ class LiveServer:
         raise RuntimeError(f"server did not become healthy:\n{self.log.read_text()}")
 
     def stop(self, timeout: float = 20) -> int | None:
+        """SIGTERM and wait (the exit status); after ``timeout`` s, or if workers
+        outlive the main process, everything left in its session is killed."""
         import signal
 
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else None
-        self.proc.send_signal(signal.SIGTERM)
+        if self.proc is None:
+            return None
         try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    return self.proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    return self.proc.wait()
+            return self.proc.returncode
+        finally:
+            # No worker may outlive the test that started it.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
