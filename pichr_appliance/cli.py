@@ -219,6 +219,10 @@ from .cli_users import user  # noqa: E402  (the user command group lives in its 
 cli.add_command(user)
 cli.add_command(moderate)
 cli.add_command(stats)
+from .cli_ops import OPS_COMMANDS  # noqa: E402  (backup, restore, import, gc, doctor, ...)
+
+for command in OPS_COMMANDS:
+    cli.add_command(command)
 
 
 def _load_plugin_commands() -> None:

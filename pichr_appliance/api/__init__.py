@@ -1,6 +1,18 @@
 """HTTP handlers: one blueprint per resource, thin over ``services``."""
 
-from . import account, admin, albums, auth, files, health, keys, moderation, serving, uploads
+from . import (
+    account,
+    admin,
+    albums,
+    auth,
+    files,
+    health,
+    integrations,
+    keys,
+    moderation,
+    serving,
+    uploads,
+)
 
 BLUEPRINTS = [
     health.bp,
@@ -12,5 +24,6 @@ BLUEPRINTS = [
     moderation.bp,
     account.bp,
     admin.bp,
+    integrations.bp,
     serving.bp,
 ]
