@@ -133,10 +133,14 @@ def check_disk(settings: Settings) -> list[Check]:
     if settings.storage.backend == "local":
         places.add(settings.storage_path)
     out = []
+    devices = set()
     for place in sorted(places):
         probe = place
         while not probe.exists() and probe != probe.parent:
             probe = probe.parent
+        if probe.stat().st_dev in devices:
+            continue  # the same filesystem: one line is enough
+        devices.add(probe.stat().st_dev)
         usage = shutil.disk_usage(probe)
         free_mib = usage.free // MIB
         text = f"{free_mib} MiB free of {usage.total // MIB} MiB at {place}"
@@ -170,44 +174,60 @@ async def check_database(settings: Settings) -> list[Check]:
     except Exception as exc:
         return [Check("database", "fail", f"cannot open the database: {exc}", "check database.url")]
     try:
-        conn = connections.get("default")
-        if settings.database_url.startswith("sqlite://"):
-            rows = await conn.execute_query_dict("PRAGMA integrity_check")
-            result = [next(iter(r.values())) for r in rows]
-            if result != ["ok"]:
-                out.append(
-                    Check(
-                        "database",
-                        "fail",
-                        "integrity check failed: " + "; ".join(map(str, result[:5])),
-                        "stop the server and restore the latest backup "
-                        "('pichr-appliance restore BACKUP --force')",
-                    )
-                )
-            else:
-                out.append(Check("database", "ok", "integrity check passed"))
-        else:
-            await conn.execute_query("SELECT 1")
-            out.append(Check("database", "ok", "the database answers"))
-        try:
-            rows = await conn.execute_query_dict("SELECT name FROM tortoise_migrations")
-            applied = {r["name"] for r in rows}
-        except Exception:
-            applied = set()
-        pending = [m for m in _known_migrations() if m not in applied]
-        if pending:
+        out += await _database_checks(settings, connections.get("default"))
+    except Exception as exc:
+        out.append(
+            Check(
+                "database",
+                "fail",
+                f"the database cannot be read: {exc}",
+                "stop the server and restore the latest backup "
+                "('pichr-appliance restore BACKUP --force')",
+            )
+        )
+    finally:
+        await close_db()
+    return out
+
+
+async def _database_checks(settings: Settings, conn: Any) -> list[Check]:
+    """Integrity and migrations, on an open connection."""
+    out = []
+    if settings.database_url.startswith("sqlite://"):
+        rows = await conn.execute_query_dict("PRAGMA integrity_check")
+        result = [next(iter(r.values())) for r in rows]
+        if result != ["ok"]:
             out.append(
                 Check(
-                    "migrations",
-                    "warn",
-                    f"{len(pending)} migration(s) not applied: {', '.join(pending)}",
-                    "run 'pichr-appliance migrate' (serve applies them on start)",
+                    "database",
+                    "fail",
+                    "integrity check failed: " + "; ".join(map(str, result[:5])),
+                    "stop the server and restore the latest backup "
+                    "('pichr-appliance restore BACKUP --force')",
                 )
             )
         else:
-            out.append(Check("migrations", "ok", "the schema is up to date"))
-    finally:
-        await close_db()
+            out.append(Check("database", "ok", "integrity check passed"))
+    else:
+        await conn.execute_query("SELECT 1")
+        out.append(Check("database", "ok", "the database answers"))
+    try:
+        rows = await conn.execute_query_dict("SELECT name FROM tortoise_migrations")
+        applied = {r["name"] for r in rows}
+    except Exception:
+        applied = set()
+    pending = [m for m in _known_migrations() if m not in applied]
+    if pending:
+        out.append(
+            Check(
+                "migrations",
+                "warn",
+                f"{len(pending)} migration(s) not applied: {', '.join(pending)}",
+                "run 'pichr-appliance migrate' (serve applies them on start)",
+            )
+        )
+    else:
+        out.append(Check("migrations", "ok", "the schema is up to date"))
     return out
 
 
