@@ -9,6 +9,7 @@ elsewhere instead.
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -81,6 +82,9 @@ def binary() -> Path:
             timeout=BUILD_TIMEOUT,
         )
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+        for old in out.parent.iterdir():  # binaries of earlier sources are of no more use
+            if old != out:
+                shutil.rmtree(old, ignore_errors=True)
         print(f"built {exe} in {time.monotonic() - started:.0f}s, {exe.stat().st_size} bytes")
     return exe
 

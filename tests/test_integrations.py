@@ -85,6 +85,13 @@ def test_one_request_upload_checks_like_presign(pichr_client, pichr_user):
         "/api/v1/upload", params={"visibility": "secret"}, headers=headers, content=data
     )
     assert r.status == 400 and r.json["code"] == "invalid_visibility"
+    # A body of unknown length (chunked) is refused before anything is stored.
+
+    async def chunked():
+        yield data
+
+    r = pichr_client.post("/api/v1/upload", headers=headers, content=chunked())
+    assert r.status == 411 and r.json["code"] == "length_required"
     # Anonymous uploads are off by default.
     assert pichr_client.post("/api/v1/upload", content=data).status == 401
     files = pichr_client.get("/api/v1/files", headers=headers).json
