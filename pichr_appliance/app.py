@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Sequence
+from typing import Any
 
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
@@ -16,7 +18,7 @@ from .api.cors import Cors
 from .config import Settings
 from .db import close_db, init_db
 from .errors import ApiError, handle_exception
-from .plugins import call_async
+from .plugins import call_async, plugin_routes
 from .runtime import build_runtime, choose_rate_limit_store
 from .services import sweeper
 from .services.counters import ViewCounters
@@ -24,6 +26,7 @@ from .services.hotcache import HotCache
 from .services.ratelimit import EXEMPT_PATHS, RateLimiter
 
 log = logging.getLogger("pichr_appliance")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -34,9 +37,17 @@ SECURITY_HEADERS = {
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 
-def create_app(settings: Settings, *, name: str = "pichr_appliance") -> Sanic:
-    """Build the Sanic application for ``settings`` (picklable; called in every worker)."""
-    rt = build_runtime(settings)
+def create_app(
+    settings: Settings, *, name: str = "pichr_appliance", plugins: Sequence[Any] = ()
+) -> Sanic:
+    """Build the Sanic application for ``settings`` (picklable; called in every worker).
+
+    ``plugins``: extra plugin objects to register, for tests."""
+    if not logging.getLogger().handlers:
+        # A spawned worker starts with no logging set up: without this, everything the
+        # appliance and its plugins log below WARNING in a worker would be lost.
+        logging.basicConfig(level=settings.server.log_level.upper(), format=LOG_FORMAT)
+    rt = build_runtime(settings, plugins)
     pm = rt.pm
     app = Sanic(name)
     rt.app = app
@@ -60,6 +71,8 @@ def create_app(settings: Settings, *, name: str = "pichr_appliance") -> Sanic:
 
     for bp in BLUEPRINTS:
         app.blueprint(bp)
+    for index, (_, path, handler, methods) in enumerate(plugin_routes(pm, app)):
+        app.add_route(handler, path, methods=list(methods), name=f"plugin_route_{index}")
     app.error_handler.add(Exception, handle_exception)
 
     app.ctx.counters = ViewCounters()

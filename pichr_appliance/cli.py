@@ -139,6 +139,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     from .app import create_app
     from .db import run_migrations
     from .plugins import get_plugin_manager
+    from .runtime import check_storage
 
     settings = settings_from(ctx)
     if host is not None:
@@ -147,14 +148,14 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
         settings.server.port = port
     if workers is not None:
         settings.server.workers = workers
-    logging.basicConfig(
-        level=settings.server.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from .app import LOG_FORMAT
+
+    logging.basicConfig(level=settings.server.log_level.upper(), format=LOG_FORMAT)
     try:
         ensure_data_dir(settings)
         pm = get_plugin_manager(settings)
         asyncio.run(run_migrations(settings, pm))
+        asyncio.run(check_storage(settings, pm))
         loader = AppLoader(factory=functools.partial(create_app, settings))
         app = loader.load()
         asyncio.run(_preflight(app))
@@ -195,8 +196,11 @@ def migrate(ctx: click.Context) -> None:
     from .plugins import get_plugin_manager
 
     settings = settings_from(ctx)
-    ensure_data_dir(settings)
-    asyncio.run(run_migrations(settings, get_plugin_manager(settings)))
+    try:
+        ensure_data_dir(settings)
+        asyncio.run(run_migrations(settings, get_plugin_manager(settings)))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo("migrations applied")
 
 
@@ -215,6 +219,35 @@ def config_show(ctx: click.Context) -> None:
 
 from .cli_moderation import moderate, stats  # noqa: E402
 from .cli_users import user  # noqa: E402  (the user command group lives in its own module)
+
+
+@cli.command("plugins")
+@common_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def plugins_command(ctx: click.Context, as_json: bool) -> None:
+    """List installed plugins, their versions and hooks, and the active backends."""
+    from .plugins import describe_runtime
+    from .runtime import build_runtime
+
+    try:
+        info = describe_runtime(build_runtime(settings_from(ctx)))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    lines = [
+        f"{p['name']} {p['version'] or '-'}: {', '.join(p['hooks']) or '(no hooks)'}"
+        for p in info["plugins"]
+    ]
+    active = info["active"]
+    lines.append(
+        f"active: storage={active['storage']} rate_limits={active['rateLimitStore']} "
+        f"database={active['database']} classifiers={','.join(active['classifiers']) or '-'}"
+    )
+    lines += [
+        f"route: {', '.join(r['methods'])} {r['path']} ({r['plugin']})" for r in info["routes"]
+    ]
+    emit(info, as_json, "\n".join(lines))
+
 
 cli.add_command(user)
 cli.add_command(moderate)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api import migrate as tortoise_migrate
 
 from .config import ConfigError, Settings
@@ -60,8 +61,16 @@ def tortoise_config(settings: Settings, pm: Any = None) -> dict[str, Any]:
     return config
 
 
+def _forget_cached_sql() -> None:
+    # Tortoise caches INSERT/DELETE statements per connection *name*: a process that
+    # opens "default" on SQLite and later on PostgreSQL (tests, db migrate-to) would
+    # reuse SQLite's SQL.
+    EXECUTOR_CACHE.clear()
+
+
 async def init_db(settings: Settings, pm: Any = None) -> None:
     """Open the ORM for this process (global fallback: see TRAPS.md #1)."""
+    _forget_cached_sql()
     await Tortoise.init(config=tortoise_config(settings, pm), _enable_global_fallback=True)
 
 
@@ -72,6 +81,7 @@ async def close_db() -> None:
 
 async def run_migrations(settings: Settings, pm: Any = None) -> None:
     """Apply every pending migration (idempotent)."""
+    _forget_cached_sql()
     await tortoise_migrate(config=tortoise_config(settings, pm))
     await Tortoise.close_connections()
 

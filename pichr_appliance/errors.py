@@ -10,6 +10,8 @@ from sanic import Request
 from sanic.exceptions import SanicException
 from sanic.response import JSONResponse, json
 
+from .storage.base import StorageError
+
 log = logging.getLogger("pichr_appliance")
 
 
@@ -105,6 +107,17 @@ async def handle_exception(request: Request, exc: Exception) -> JSONResponse:
             message = "Not found"
         headers = dict(getattr(exc, "headers", None) or {})
         return error_response(ApiError(status, code, message, headers=headers))
+    if isinstance(exc, StorageError):
+        # The object store is down or refusing us: a temporary condition for the client.
+        log.warning("storage error in %s %s: %s", request.method, request.path, exc)
+        return error_response(
+            ApiError(
+                503,
+                "storage_unavailable",
+                "Storage is unavailable right now; try again later",
+                headers={"Retry-After": "5"},
+            )
+        )
     return _internal(request, exc)
 
 

@@ -127,3 +127,60 @@ def file_invalidated(app: Any, file_id: str) -> Any:
     from the code path that made the change; ``app`` is None in CLI commands. May
     return an awaitable, which runs in the background; errors are logged.
     """
+
+
+@hookspec
+def permission_allowed(app: Any, actor: Any, action: str, resource: Any) -> Any:
+    """Allow (True), forbid (False) or have no opinion (None) on ``actor`` doing ``action``.
+
+    ``actor`` is the authenticated caller (``actor.user`` is the ``User``; ``actor.via``
+    is "session", "api_key" or "plugin"). ``action`` is one of "read", "write",
+    "upload", "delete" (API-key permissions, checked for every caller), "access" (any
+    signed-in route), "moderate" (staff routes) or "admin" (admin routes).
+    ``resource`` is the request path. Runs after the core's own checks passed, or, for
+    "moderate"/"admin", also when the caller's role does not grant them. Any False
+    forbids (403 ``forbidden_by_plugin``); otherwise any True allows a role-gated
+    action; otherwise the core's answer stands. May return an awaitable.
+    """
+
+
+@hookspec
+def validate_upload(app: Any, user: Any, file: Any, info: Any, path: Any) -> Any:
+    """Accept (None) or reject (a reason string) an upload whose bytes passed the checks.
+
+    ``user`` is the uploader (None when anonymous or in a CLI import without one),
+    ``file`` the pending ``File``, ``info`` the ``imaging.ImageInfo`` (mime, width,
+    height, frames, phash), ``path`` a local file with the final bytes (read it, do not
+    move it). A reason refuses the upload with 400 ``upload_rejected`` and the reason
+    as the message; nothing is stored. ``app`` is None in CLI commands. May return an
+    awaitable.
+    """
+
+
+@hookspec
+def file_moderated(app: Any, file: Any, action: str, actor: Any) -> Any:
+    """Event: a moderator decided on ``file``, or the system held it.
+
+    ``action`` is "remove", "restore", "age_restrict", "dismiss" or "hold" (a csam
+    report hid it at once; ``actor`` is then None). ``actor`` is the operator who
+    decided (``.id``: the user id, or None for a CLI operator; ``.label``: a
+    readable name). ``file`` shows the state after the decision. May return an
+    awaitable; errors are logged.
+    """
+
+
+@hookspec
+def album_created(app: Any, album: Any) -> Any:
+    """Event: ``album`` (an ``Album`` model) was created. May return an awaitable."""
+
+
+@hookspec
+def register_routes(app: Any) -> Any:
+    """Return a list of ``(path, handler, methods)`` routes to mount under ``/-/<plugin>/``.
+
+    Synchronous. ``path`` starts with "/" and is relative to the plugin's prefix
+    (``/-/<plugin name>``); ``handler`` is a Sanic handler (``async def h(request)``)
+    returning a response; ``methods`` a list such as ``["GET"]``. The core's JSON error
+    handling and security headers apply; use ``pichr_appliance.api.context`` helpers
+    (``require_actor``, ``require_role``) for authentication.
+    """

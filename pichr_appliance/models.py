@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
+
+ID_MAX_LENGTH = 40  # every id column (``new_id`` makes ~20 characters)
+
+
+def is_id(value: Any, max_length: int = ID_MAX_LENGTH) -> bool:
+    """Whether ``value`` can be looked up in an id column: a string that fits it.
+
+    Tortoise refuses a longer lookup value with a ValidationError instead of finding
+    no row, so every id that comes from a client is checked with this first.
+    """
+    return isinstance(value, str) and 0 < len(value) <= max_length
+
 
 ROLES = ("user", "moderator", "admin")
 VISIBILITIES = ("public", "unlisted", "private")

@@ -9,6 +9,7 @@ import inspect
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +24,20 @@ ENTRY_POINT_GROUP = "pichr_appliance"
 DEFAULT_PLUGINS = ("pichr_appliance.default_plugins",)
 
 
-def get_plugin_manager(settings: Settings) -> pluggy.PluginManager:
-    """A plugin manager with every enabled plugin registered and checked."""
+def get_plugin_manager(settings: Settings, extra: Sequence[Any] = ()) -> pluggy.PluginManager:
+    """A plugin manager with every enabled plugin registered and checked.
+
+    ``extra`` plugin objects (modules, classes or instances with ``@hookimpl``
+    functions) are registered too: how tests add a plugin for one test.
+    """
     pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
     pm.add_hookspecs(hookspecs)
     disabled = set(settings.plugins.disabled)
     only = os.environ.get("PICHR_LOAD_PLUGINS")
     allowed = {p.strip() for p in only.split(",") if p.strip()} if only is not None else None
 
+    # Plugins that failed to load, for the error when the configuration needs one.
+    pm.failed_plugins = {}  # type: ignore[attr-defined]
     for name in DEFAULT_PLUGINS:
         pm.register(importlib.import_module(name), name=name)
 
@@ -51,6 +58,7 @@ def get_plugin_manager(settings: Settings) -> pluggy.PluginManager:
                 exc,
                 dist,
             )
+            pm.failed_plugins[ep.name] = f"package {dist}: {exc}"  # type: ignore[attr-defined]
             continue
         pm.register(plugin, name=ep.name)
         dist_name = ep.dist.name if ep.dist else ep.name
@@ -58,6 +66,10 @@ def get_plugin_manager(settings: Settings) -> pluggy.PluginManager:
 
     if settings.plugins.dir:
         _load_plugin_dir(pm, Path(settings.plugins.dir).expanduser(), disabled, allowed)
+
+    for plugin in extra:
+        name = getattr(plugin, "__name__", None) or type(plugin).__name__
+        pm.register(plugin, name=f"{name}-{id(plugin):x}" if pm.has_plugin(name) else name)
 
     pm.check_pending()
     if os.environ.get("PICHR_TRACE_PLUGINS"):
@@ -91,6 +103,7 @@ def _load_plugin_dir(
             spec.loader.exec_module(module)
         except Exception as exc:
             log.warning("plugin file %s failed to load: %s; fix the file or remove it", path, exc)
+            pm.failed_plugins[name] = f"file {path}: {exc}"  # type: ignore[attr-defined]
             continue
         pm.register(module, name=name)
 
@@ -140,3 +153,53 @@ async def fire_event(hook: Any, **kwargs: Any) -> None:
                 await result
         except Exception:
             log.exception("plugin %s failed while handling event %s", impl.plugin_name, hook.name)
+
+
+def describe_runtime(rt: Any) -> dict[str, Any]:
+    """Plugins plus what is active: storage backend, rate-limit store, database engine,
+    classifiers and plugin routes (for ``plugins`` and ``GET /api/v1/admin/plugins``)."""
+    classifiers = [
+        getattr(c, "name", type(c).__name__)
+        for group in rt.pm.hook.register_classifiers(settings=rt.settings)
+        for c in group or []
+    ]
+    return {
+        "plugins": describe_plugins(rt.pm),
+        "active": {
+            "storage": rt.settings.storage.backend,
+            "rateLimitStore": rt.settings.rate_limits.store,
+            "database": rt.settings.database_url.split(":", 1)[0],
+            "classifiers": classifiers,
+        },
+        "routes": [
+            {"plugin": plugin, "path": path, "methods": list(methods)}
+            for plugin, path, _, methods in plugin_routes(rt.pm, rt.app)
+        ],
+    }
+
+
+def plugin_routes(pm: pluggy.PluginManager, app: Any) -> list[tuple[str, str, Any, tuple]]:
+    """``(plugin, full path, handler, methods)`` of every ``register_routes`` route.
+
+    Paths are mounted under ``/-/<plugin name>``; a route that is not a
+    ``(path, handler, methods)`` triple with a path starting with "/" is a plugin bug
+    and stops start-up with a message naming the plugin.
+    """
+    out = []
+    for impl in pm.hook.register_routes.get_hookimpls():
+        routes = impl.function(**({"app": app} if "app" in impl.argnames else {}))
+        for route in routes or []:
+            try:
+                path, handler, methods = route
+            except (TypeError, ValueError):
+                raise ConfigError(
+                    f"plugin {impl.plugin_name}: register_routes must return "
+                    "(path, handler, methods) triples"
+                ) from None
+            if not isinstance(path, str) or not path.startswith("/") or not callable(handler):
+                raise ConfigError(
+                    f"plugin {impl.plugin_name}: route {path!r} needs a path starting with '/' "
+                    "and a callable handler"
+                )
+            out.append((impl.plugin_name, f"/-/{impl.plugin_name}{path}", handler, tuple(methods)))
+    return out

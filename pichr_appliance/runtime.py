@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +13,7 @@ from .config import ConfigError, Settings, ensure_data_dir
 from .limits import RateLimitStore
 from .plugins import get_plugin_manager
 from .security import Passwords, Tokens
-from .storage.base import StorageBackend
+from .storage.base import StorageBackend, StorageError
 
 
 @dataclass
@@ -34,6 +34,20 @@ class Runtime:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
+def _not_available(key: str, kind: str, name: str, available: Any, pm: Any) -> ConfigError:
+    """One line: what is missing, what there is, and which plugins failed to load."""
+    message = (
+        f"{key}: no {kind} named {name!r}; available: "
+        f"{', '.join(sorted(available)) or 'none'} (install the plugin that provides it)"
+    )
+    failed = getattr(pm, "failed_plugins", None)
+    if failed:
+        message += "; plugins that failed to load: " + "; ".join(
+            f"{plugin} ({why})" for plugin, why in sorted(failed.items())
+        )
+    return ConfigError(message)
+
+
 def choose_storage(settings: Settings, pm: Any) -> StorageBackend:
     """Instantiate the backend named by ``storage.backend`` from the registered ones."""
     available: dict[str, type[StorageBackend]] = {}
@@ -42,10 +56,7 @@ def choose_storage(settings: Settings, pm: Any) -> StorageBackend:
             available[cls.name] = cls
     backend = settings.storage.backend
     if backend not in available:
-        raise ConfigError(
-            f"storage.backend: no backend named {backend!r}; available: "
-            f"{', '.join(sorted(available)) or 'none'} (install the plugin that provides it)"
-        )
+        raise _not_available("storage.backend", "backend", backend, available, pm)
     return available[backend](settings)
 
 
@@ -57,17 +68,16 @@ def choose_rate_limit_store(settings: Settings, pm: Any) -> RateLimitStore:
             available[cls.name] = cls
     name = settings.rate_limits.store
     if name not in available:
-        raise ConfigError(
-            f"rate_limits.store: no store named {name!r}; available: "
-            f"{', '.join(sorted(available)) or 'none'} (install the plugin that provides it)"
-        )
+        raise _not_available("rate_limits.store", "store", name, available, pm)
     return available[name](settings)
 
 
-def build_runtime(settings: Settings) -> Runtime:
-    """Everything but open connections: safe to call in every worker process."""
+def build_runtime(settings: Settings, plugins: Sequence[Any] = ()) -> Runtime:
+    """Everything but open connections: safe to call in every worker process.
+
+    ``plugins`` are extra plugin objects to register (tests use this)."""
     ensure_data_dir(settings)
-    pm = get_plugin_manager(settings)
+    pm = get_plugin_manager(settings, plugins)
     return Runtime(
         settings=settings,
         pm=pm,
@@ -77,6 +87,19 @@ def build_runtime(settings: Settings) -> Runtime:
     )
 
 
+async def check_storage(settings: Settings, pm: Any) -> None:
+    """Start and stop the configured backend once, so that ``serve`` fails fast with
+    one line (wrong credentials, missing bucket, unwritable folder) instead of a
+    traceback in every worker."""
+    storage = choose_storage(settings, pm)
+    try:
+        await storage.startup()
+    except StorageError as exc:
+        raise ConfigError(str(exc)) from None
+    finally:
+        await storage.shutdown()
+
+
 @contextlib.asynccontextmanager
 async def open_runtime(settings: Settings, migrate: bool = True) -> AsyncIterator[Runtime]:
     """A Runtime with the database (migrated) and storage open: for CLI commands."""
@@ -84,7 +107,10 @@ async def open_runtime(settings: Settings, migrate: bool = True) -> AsyncIterato
 
     rt = build_runtime(settings)
     async with database(settings, rt.pm, migrate=migrate):
-        await rt.storage.startup()
+        try:
+            await rt.storage.startup()
+        except StorageError as exc:
+            raise ConfigError(str(exc)) from None
         try:
             yield rt
         finally:

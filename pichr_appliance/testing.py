@@ -1,17 +1,23 @@
 """Fixtures for testing the appliance and its plugins (a pytest plugin, ``pytest11``).
 
 - ``pichr_settings``: settings on a temporary data directory, cheap password hashing.
-- ``pichr_app``: a migrated app for those settings (customise with ``pichr_overrides``).
+- ``pichr_app``: a migrated app for those settings (customise with ``pichr_overrides``;
+  add plugins for one test with ``pichr_plugins``).
 - ``pichr_client``: an :class:`ApiClient` on a real listening server (sanic-testing's
   ``ReusableClient``: started once per test, one event loop, real sockets).
 - ``pichr_user``: a signed-up user with ``headers`` carrying its access token.
 - ``live_server``: a real ``pichr-appliance serve`` subprocess (see ``LiveServer``).
 - ``sample_image``: a function that makes small images in any format.
+
+``PICHR_TEST_DATABASE=postgres`` runs the same tests on PostgreSQL: ``make_settings``
+then points every test at a throwaway database (made by the provider module named in
+``TEST_DATABASE_PROVIDERS``, e.g. ``pichr_postgres.testing``), dropped after the test.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import io
 import os
 import socket
@@ -34,8 +40,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# PICHR_TEST_DATABASE value -> module with create_test_database() and
+# drop_test_databases(). Any other value is taken as such a module's import name.
+TEST_DATABASE_PROVIDERS = {"postgres": "pichr_postgres.testing"}
+
+
+def throwaway_database_provider() -> Any:
+    """The module that makes throwaway databases, or None for the default (SQLite)."""
+    kind = os.environ.get("PICHR_TEST_DATABASE", "").strip()
+    if kind in ("", "sqlite"):
+        return None
+    return importlib.import_module(TEST_DATABASE_PROVIDERS.get(kind, kind))
+
+
 def make_settings(data_dir: Path, extra: dict[str, Any] | None = None, **kwargs: Any):
-    """Settings for a test: isolated data dir, quick hashing, no environment leakage."""
+    """Settings for a test: isolated data dir, quick hashing, no environment leakage.
+
+    Unless ``extra`` names a database, ``PICHR_TEST_DATABASE`` may point the settings
+    at a fresh throwaway database (see the module docstring).
+    """
     from .config import load_settings
 
     tree: dict[str, Any] = {"auth": dict(FAST_HASHING)}
@@ -44,6 +67,9 @@ def make_settings(data_dir: Path, extra: dict[str, Any] | None = None, **kwargs:
             tree.setdefault(section, {}).update(values)
         else:
             tree[section] = values
+    provider = throwaway_database_provider()
+    if provider is not None and not tree.get("database", {}).get("url"):
+        tree.setdefault("database", {})["url"] = provider.create_test_database()
     from .config import ensure_data_dir
 
     settings = load_settings(data_dir=data_dir, environ={}, extra=tree, **kwargs)
@@ -169,6 +195,9 @@ def _pichr_sanic_registry() -> Iterator[None]:
     Sanic.test_mode = True
     yield
     Sanic._app_registry.clear()
+    provider = throwaway_database_provider()
+    if provider is not None:
+        provider.drop_test_databases()
 
 
 @pytest.fixture
@@ -183,11 +212,20 @@ def pichr_settings(tmp_path: Path, pichr_overrides: dict[str, Any]) -> Any:
 
 
 @pytest.fixture
-def pichr_app(pichr_settings: Any) -> Any:
+def pichr_plugins() -> list[Any]:
+    """Plugin objects to register in ``pichr_app`` for one test: override this fixture,
+    or parametrize it (``@pytest.mark.parametrize("pichr_plugins", [[MyPlugin()]])``)."""
+    return []
+
+
+@pytest.fixture
+def pichr_app(pichr_settings: Any, pichr_plugins: list[Any]) -> Any:
     from .app import create_app
 
     migrate(pichr_settings)
-    return create_app(pichr_settings, name=f"pichr_test_{uuid.uuid4().hex[:8]}")
+    return create_app(
+        pichr_settings, name=f"pichr_test_{uuid.uuid4().hex[:8]}", plugins=pichr_plugins
+    )
 
 
 @pytest.fixture
@@ -231,8 +269,15 @@ class LiveServer:
     """A real ``pichr-appliance serve`` subprocess on a free port."""
 
     def __init__(
-        self, data_dir: Path, env: dict[str, str] | None = None, args: list[str] | None = None
+        self,
+        data_dir: Path,
+        env: dict[str, str] | None = None,
+        args: list[str] | None = None,
+        python: str | None = None,
     ) -> None:
+        """``python``: the interpreter to serve with (default: this one), e.g. a
+        virtual environment's where a plugin under test is installed."""
+        self.python = python or sys.executable
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
@@ -240,6 +285,9 @@ class LiveServer:
         self.env.setdefault("PICHR_AUTH__ARGON2_TIME_COST", "1")
         self.env.setdefault("PICHR_AUTH__ARGON2_MEMORY_KIB", "64")
         self.env.setdefault("PICHR_AUTH__ARGON2_PARALLELISM", "1")
+        provider = throwaway_database_provider()
+        if provider is not None and "PICHR_DATABASE__URL" not in self.env:
+            self.env["PICHR_DATABASE__URL"] = provider.create_test_database()
         self.args = args or []
         self.proc: subprocess.Popen | None = None
         self.log = data_dir.parent / f"serve-{self.port}.log"
@@ -248,7 +296,7 @@ class LiveServer:
         import httpx
 
         cmd = [
-            sys.executable,
+            self.python,
             "-m",
             "pichr_appliance",
             "serve",

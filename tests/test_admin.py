@@ -125,3 +125,11 @@ def test_stats(pichr_client, admin):
         "albums": 1,
         "reportsOpen": 1,
     }
+
+
+def test_patching_an_over_long_user_id_is_404(pichr_client, admin):
+    # Found by the OpenAPI fuzz test: 500 from Tortoise's length check on the lookup.
+    r = pichr_client.patch(
+        "/api/v1/admin/users/usr_" + "u" * 40, headers=admin["headers"], json={"plan": "pro"}
+    )
+    assert r.status == 404 and r.json["code"] == "not_found"

@@ -213,3 +213,23 @@ def test_api_key_permissions(pichr_client, pichr_user):
     assert pichr_client.get("/api/v1/albums", headers=kh).status == 200
     r = pichr_client.post("/api/v1/albums", headers=kh, json={"title": "t"})
     assert r.status == 403 and r.json["code"] == "insufficient_permissions"
+
+
+def test_ids_longer_than_any_id_are_404_or_400_not_500(pichr_client, pichr_user):
+    # Found by the OpenAPI fuzz test (Tortoise refuses over-long lookup values).
+    h = pichr_user["headers"]
+    long_album, long_file = "alb_" + "a" * 40, "file_" + "b" * 40
+    assert pichr_client.get(f"/api/v1/albums/{long_album}").status == 404
+    assert pichr_client.patch(f"/api/v1/albums/{long_album}", headers=h, json={}).status == 404
+    r = pichr_client.post(f"/api/v1/albums/{long_album}/files", headers=h, json={"fileIds": ["x"]})
+    assert r.status == 404
+    r = pichr_client.put(f"/api/v1/albums/{long_album}/order", headers=h, json={"fileIds": []})
+    assert r.status == 404
+    assert pichr_client.delete(f"/api/v1/albums/{long_album}", headers=h).status == 404
+    album = pichr_client.post("/api/v1/albums", headers=h, json={"title": "t"}).json
+    r = pichr_client.delete(f"/api/v1/albums/{album['id']}/files/{long_file}", headers=h)
+    assert r.status == 404
+    r = pichr_client.patch(
+        f"/api/v1/albums/{album['id']}", headers=h, json={"coverFileId": long_file}
+    )
+    assert r.status == 400 and r.json["code"] == "invalid_cover"

@@ -97,3 +97,9 @@ def test_bad_input(pichr_client, pichr_user):
         assert r.status == 400, (body, r.text)
         assert field in r.json["error"]
     assert pichr_client.post(KEYS, json={"name": "x", "permissions": ["read"]}).status == 401
+
+
+def test_revoking_an_over_long_id_is_404(pichr_client, pichr_user):
+    # Found by the OpenAPI fuzz test: 500 from Tortoise's length check on the lookup.
+    r = pichr_client.delete("/api/v1/api-keys/key_" + "k" * 50, headers=pichr_user["headers"])
+    assert r.status == 404 and r.json["code"] == "not_found"

@@ -218,3 +218,10 @@ def test_refresh_and_logout_bad_input(pichr_client, pichr_user):
         "/api/v1/auth/me", headers=pichr_user["headers"], json={"ageConfirmed": "sure"}
     )
     assert r.status == 400 and "ageConfirmed" in r.json["error"]
+
+
+def test_login_with_an_over_long_username_is_401(pichr_client):
+    # Found by the OpenAPI fuzz test: a username longer than the column (32) made the
+    # lookup raise (500) instead of answering like any other unknown account.
+    r = pichr_client.post("/api/v1/auth/login", json={"email": "x" * 40, "password": "whatever123"})
+    assert r.status == 401 and r.json["code"] == "invalid_credentials"

@@ -131,3 +131,12 @@ def test_migrate(run, tmp_path):
     assert r.exit_code == 0 and "migrations applied" in r.output
     assert (tmp_path / "data" / "pichr.sqlite3").exists()
     assert (tmp_path / "data" / "secret.key").exists()
+
+
+def test_long_account_names_are_not_found_not_a_crash(run):
+    # Found by the OpenAPI fuzz test: an id lookup longer than the column raised
+    # Tortoise's ValidationError; an email is often longer than an id.
+    r = run("user", "disable", "someone.with.a.rather.long.address@example-company.com")
+    assert r.exit_code == 1 and "not found" in r.output
+    r = run("user", "disable", "u" * 60)
+    assert r.exit_code == 1 and "not found" in r.output

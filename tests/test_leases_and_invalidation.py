@@ -9,6 +9,7 @@ from sanic_testing.reusable import ReusableClient
 from pichr_appliance.app import create_app
 from pichr_appliance.db import database
 from pichr_appliance.models import Lease
+from pichr_appliance.plugins import get_plugin_manager
 from pichr_appliance.services import leases
 from pichr_appliance.testing import ApiClient, free_port, make_settings, migrate
 from pichr_appliance.timeutil import utcnow
@@ -23,7 +24,7 @@ def test_one_holder_at_a_time_and_takeover_after_expiry(tmp_path):
     settings = make_settings(tmp_path / "data")
 
     async def scenario():
-        async with database(settings):
+        async with database(settings, get_plugin_manager(settings)):
             assert await leases.acquire("job", 60, holder="a")
             assert not await leases.acquire("job", 60, holder="b")
             assert await leases.acquire("job", 60, holder="a")  # renewal

@@ -21,7 +21,9 @@ TABLES = {
 
 
 def test_migrate_from_empty_database(tmp_path):
-    settings = make_settings(tmp_path / "data")
+    # SQLite on purpose (this test reads the file), whatever PICHR_TEST_DATABASE says.
+    url = f"sqlite://{tmp_path / 'data' / 'pichr.sqlite3'}"
+    settings = make_settings(tmp_path / "data", {"database": {"url": url}})
     db = settings.database_url[len("sqlite://") :]
     migrate(settings)
     migrate(settings)  # a second run applies nothing and does not fail
@@ -50,13 +52,14 @@ def test_models_match_migrations():
 
 def test_services_work_after_migration(tmp_path):
     from pichr_appliance.db import database
+    from pichr_appliance.plugins import get_plugin_manager
     from pichr_appliance.security import Passwords
     from pichr_appliance.services import accounts
 
     settings = make_settings(tmp_path / "data")
 
     async def go():
-        async with database(settings):
+        async with database(settings, get_plugin_manager(settings)):
             user = await accounts.create_user(
                 settings, Passwords(settings.auth), email="a@b.co", username="abc", password="x" * 8
             )

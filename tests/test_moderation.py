@@ -336,3 +336,19 @@ def test_automatic_moderation_from_nsfw_scores(pichr_client, pichr_user, staff):
     )
     assert r.status == 200
     assert pichr_client.get(f"/i/{flagged['id']}").status == 200
+
+
+def test_over_long_ids_are_404_not_500(pichr_client, pichr_user, staff):
+    # Found by the OpenAPI fuzz test (Tortoise refuses over-long lookup values).
+    h = staff["headers"]
+    assert report(pichr_client, albumId="alb_" + "a" * 40, reason="spam").status == 404
+    assert report(pichr_client, fileId="file_" + "a" * 40, reason="spam").status == 404
+    long_report = "rpt_" + "r" * 40
+    assert pichr_client.get(f"/api/v1/moderation/reports/{long_report}", headers=h).status == 404
+    r = pichr_client.post(
+        f"/api/v1/moderation/reports/{long_report}/resolve", headers=h, json={"action": "dismiss"}
+    )
+    assert r.status == 404
+    for param in ("targetId", "actorId", "action"):
+        r = pichr_client.get("/api/v1/moderation/audit", headers=h, params={param: "z" * 70})
+        assert r.status == 200 and r.json["entries"] == [] and r.json["total"] == 0

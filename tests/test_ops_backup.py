@@ -29,6 +29,10 @@ def cli(data_dir, *args):
     )  # fmt: skip
 
 
+def sqlite_in(data_dir):
+    return {"PICHR_DATABASE__URL": f"sqlite://{data_dir / 'pichr.sqlite3'}"}
+
+
 def upload(api, headers, data, **fields):
     body = {"filename": "p.png", "mime": "image/png", "bytes": len(data), **fields}
     r = httpx.post(f"{api}/upload/presign", headers=headers, json=body)
@@ -40,7 +44,8 @@ def upload(api, headers, data, **fields):
 
 
 def test_backup_while_serving_and_restore_into_an_empty_directory(tmp_path):
-    original = LiveServer(tmp_path / "original").start()
+    # backup covers SQLite appliances: whatever PICHR_TEST_DATABASE says.
+    original = LiveServer(tmp_path / "original", env=sqlite_in(tmp_path / "original")).start()
     try:
         api = original.url + "/api/v1"
         r = httpx.post(
@@ -85,7 +90,7 @@ def test_backup_while_serving_and_restore_into_an_empty_directory(tmp_path):
         out = cli(tmp_path / target, "restore", str(tmp_path / source))
         assert out.returncode == 0, out.stderr
         assert "4 files, 5 objects" in out.stdout
-        server = LiveServer(tmp_path / target).start()
+        server = LiveServer(tmp_path / target, env=sqlite_in(tmp_path / target)).start()
         try:
             for fid, (data, visibility) in images.items():
                 h = headers if visibility == "private" else {}

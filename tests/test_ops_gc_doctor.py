@@ -74,7 +74,9 @@ def rows(settings, sql):
 
 
 def test_gc_dry_run_then_real_run(tmp_path, clean_env):
-    settings = make_settings(tmp_path / "data")
+    # SQLite whatever PICHR_TEST_DATABASE says: the commands below find it by --data-dir.
+    url = f"sqlite://{tmp_path / 'data' / 'pichr.sqlite3'}"
+    settings = make_settings(tmp_path / "data", {"database": {"url": url}})
     ids = populate(settings, tmp_path)
     assert ids["usage"] == 4
 

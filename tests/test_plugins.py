@@ -61,8 +61,14 @@ def test_single_file_plugin_hooks_run(tmp_path):
 
     folder = tmp_path / "plugins"
     write_plugin(folder, "lifecycle", LIFECYCLE_PLUGIN)
+    # SQLite on purpose: the plugin edits SQLite's busy_timeout.
     settings = make_settings(
-        tmp_path / "data", {"plugins": {"dir": str(folder)}, "storage": {"backend": "mirror"}}
+        tmp_path / "data",
+        {
+            "plugins": {"dir": str(folder)},
+            "storage": {"backend": "mirror"},
+            "database": {"url": f"sqlite://{tmp_path / 'data' / 'pichr.sqlite3'}"},
+        },
     )
     pm = get_plugin_manager(settings)
     assert "lifecycle" in plugin_names(pm)

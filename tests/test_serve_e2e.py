@@ -12,13 +12,16 @@ from pichr_appliance.testing import LiveServer
 pytestmark = pytest.mark.slow
 
 
-def cli(data_dir, *args):
+def cli(data_dir, *args, server=None):
     env = {
         **os.environ,
         "PICHR_AUTH__ARGON2_TIME_COST": "1",
         "PICHR_AUTH__ARGON2_MEMORY_KIB": "64",
         "PICHR_AUTH__ARGON2_PARALLELISM": "1",
     }
+    if server is not None and "PICHR_DATABASE__URL" in server.env:
+        # The server runs on a throwaway database (PICHR_TEST_DATABASE): use it too.
+        env["PICHR_DATABASE__URL"] = server.env["PICHR_DATABASE__URL"]
     return subprocess.run(
         [sys.executable, "-m", "pichr_appliance", *args, "--data-dir", str(data_dir)],
         capture_output=True,
@@ -72,11 +75,12 @@ def test_serve_guide_flow_and_graceful_shutdown(tmp_path, workers):
             "operator-pass",
             "--role",
             "admin",
+            server=server,
         )
         assert out.returncode == 0, out.stderr
         r = httpx.post(f"{api}/auth/login", json={"email": "ops", "password": "operator-pass"})
         assert r.status_code == 200 and r.json()["user"]["role"] == "admin"
-        out = cli(data, "user", "disable", "your_username")
+        out = cli(data, "user", "disable", "your_username", server=server)
         assert out.returncode == 0, out.stderr
         me = httpx.get(f"{api}/auth/me", headers={"Authorization": f"Bearer {token}"})
         assert me.status_code == 401

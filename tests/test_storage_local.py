@@ -34,7 +34,7 @@ def test_local_backend_is_registered_through_the_plugin_hook(tmp_path):
     names = [
         c.name for group in pm.hook.register_storage_backends(settings=settings) for c in group
     ]
-    assert names == ["local"]
+    assert "local" in names  # installed storage plugins may add more
     assert isinstance(choose_storage(settings, pm), LocalStorage)
 
 
@@ -43,6 +43,6 @@ def test_unknown_backend_lists_available(tmp_path):
     from pichr_appliance.plugins import get_plugin_manager
     from pichr_appliance.runtime import choose_storage
 
-    settings = make_settings(tmp_path / "d", {"storage": {"backend": "s3"}})
-    with pytest.raises(ConfigError, match="available: local"):
+    settings = make_settings(tmp_path / "d", {"storage": {"backend": "nosuchstore"}})
+    with pytest.raises(ConfigError, match=r"'nosuchstore'; available: (\w+, )*local"):
         choose_storage(settings, get_plugin_manager(settings))

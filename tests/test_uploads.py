@@ -221,3 +221,23 @@ def test_finalize_bad_input(pichr_client, pichr_user):
     assert r.status == 404
     r = pichr_client.post("/api/v1/upload/finalize", headers=h, json={"uploadId": 1})
     assert r.status == 400
+
+
+def test_over_long_ids_are_404_not_500(pichr_client, pichr_user):
+    # Found by the OpenAPI fuzz test (Tortoise refuses over-long lookup values).
+    h = pichr_user["headers"]
+    long_file, long_upload = "file_" + "f" * 40, "upl_" + "u" * 40
+    r = pichr_client.put(f"/api/v1/upload/direct/{long_file}", headers=h, content=b"x")
+    assert r.status == 404
+    r = pichr_client.post(
+        "/api/v1/upload/finalize", headers=h, json={"uploadId": long_upload, "fileId": long_file}
+    )
+    assert r.status == 404
+    body = {"filename": "a.png", "mime": "image/png", "bytes": 10, "albumId": "alb_" + "a" * 40}
+    assert pichr_client.post("/api/v1/upload/presign", headers=h, json=body).status == 404
+    r = pichr_client.get(f"/api/v1/upload/multipart/{long_upload}", headers=h)
+    assert r.status == 404
+    r = pichr_client.post(
+        "/api/v1/upload/multipart/abort", headers=h, json={"uploadId": long_upload}
+    )
+    assert r.status == 404

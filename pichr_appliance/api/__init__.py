@@ -5,6 +5,7 @@ from . import (
     admin,
     albums,
     auth,
+    discovery,
     files,
     health,
     integrations,
@@ -16,6 +17,7 @@ from . import (
 
 BLUEPRINTS = [
     health.bp,
+    discovery.bp,
     auth.bp,
     keys.bp,
     uploads.bp,

@@ -6,7 +6,8 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
 from ..errors import not_found
-from ..models import User
+from ..models import User, is_id
+from ..plugins import describe_runtime
 from ..services import accounts, admin
 from ..services.audit import Operator
 from .context import require_role
@@ -32,7 +33,7 @@ async def update_user(request: Request, user_id: str) -> HTTPResponse:
     """``PATCH /admin/users/{id}`` ``{role?, plan?, disabled?}``: ``{user}``."""
     actor = await require_role(request, "admin")
     body = json_object(request)
-    user = await User.get_or_none(id=user_id)
+    user = await User.get_or_none(id=user_id) if is_id(user_id) else None
     if user is None:
         raise not_found("User")
     rt = request.app.ctx.runtime
@@ -45,3 +46,10 @@ async def stats(request: Request) -> HTTPResponse:
     """``GET /admin/stats``: site figures."""
     await require_role(request, "admin")
     return json(await admin.stats())
+
+
+@bp.get("/plugins")
+async def plugins(request: Request) -> HTTPResponse:
+    """``GET /admin/plugins``: installed plugins, their hooks and the active backends."""
+    await require_role(request, "admin")
+    return json(describe_runtime(request.app.ctx.runtime))

@@ -100,12 +100,36 @@ async def require_actor(
         raise forbidden(
             f"This API key lacks the '{permission}' permission", "insufficient_permissions"
         )
+    if await plugin_verdict(request, actor, permission or "access") is False:
+        raise forbidden("A plugin does not allow this", "forbidden_by_plugin")
     return actor
 
 
 async def require_role(request: Request, *roles: str) -> Actor:
-    """A signed-in (session) caller whose role is one of ``roles``, else 403."""
+    """A signed-in (session) caller whose role is one of ``roles``, else 403.
+
+    Plugins (``permission_allowed``) may forbid it, or allow it to other roles.
+    """
     actor = await require_actor(request, session_only=True)
-    if actor.user.role not in roles:
+    action = "admin" if set(roles) == {"admin"} else "moderate"
+    verdict = await plugin_verdict(request, actor, action)
+    if verdict is False:
+        raise forbidden("A plugin does not allow this", "forbidden_by_plugin")
+    if actor.user.role not in roles and verdict is not True:
         raise forbidden("Your role does not allow this", "insufficient_role")
     return actor
+
+
+async def plugin_verdict(request: Request, actor: Actor, action: str) -> bool | None:
+    """What ``permission_allowed`` implementations say: False if any forbids, True if
+    any allows, None when none has an opinion (or none is installed)."""
+    app = request.app
+    hook = app.ctx.pm.hook.permission_allowed
+    if not hook.get_hookimpls():
+        return None
+    results = await call_async(hook, app=app, actor=actor, action=action, resource=request.path)
+    if any(r is False for r in results):
+        return False
+    if any(r is True for r in results):
+        return True
+    return None

@@ -19,12 +19,12 @@ from .context import authenticate
 
 bp = Blueprint("serving")
 
-NAME_RE = re.compile(r"^(file_[A-Za-z0-9]{1,40})(?:\.[A-Za-z0-9]{1,5})?$")
+NAME_RE = re.compile(r"^(file_[A-Za-z0-9]{1,35})(?:\.[A-Za-z0-9]{1,5})?$")  # ids: <= 40
 USER_CONTENT_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 HEADER_SCRUB = {c: None for c in range(32)} | {127: None, ord('"'): None, ord("\\"): None}
 PUBLIC_CACHE = "public, max-age=31536000, immutable"
 PRIVATE_CACHE = "private, no-store"
-RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+RANGE_RE = re.compile(r"^bytes=([0-9]{0,18})-([0-9]{0,18})$")  # longer: ignored, not int()
 _variant_locks: dict[str, asyncio.Lock] = {}
 
 
@@ -116,7 +116,7 @@ def _variant_params(request: Request, rt) -> dict | None:
         raw = args.get(name)
         if raw in (None, ""):
             return None
-        if not raw.isdigit() or int(raw) == 0:
+        if not (raw.isascii() and raw.isdigit()) or int(raw) == 0:  # "²".isdigit()
             raise bad_request(f"{name}: a positive integer", "invalid_query", {"field": name})
         return imaging.clamp_size(int(raw), sizes)
 
@@ -204,6 +204,7 @@ async def serve_image(request: Request, name: str) -> HTTPResponse:
         "Content-Security-Policy": USER_CONTENT_CSP,
     }
     download = request.args.get("download") in ("1", "true")
+    safe = None
     if download:
         safe = files_service.safe_filename(file.filename).translate(HEADER_SCRUB)
         headers["Content-Disposition"] = f'attachment; filename="{safe}"'
@@ -212,6 +213,8 @@ async def serve_image(request: Request, name: str) -> HTTPResponse:
     counters = request.app.ctx.counters
     if request.method == "GET":
         (counters.download if download else counters.view)(file.id)
+    if rt.storage.redirects:
+        return await _redirect(rt, key, mime, public, safe)
     start, end, status = 0, size - 1, 200
     rng = request.headers.get("range")
     if rng and _if_range_ok(request, etag):
@@ -244,6 +247,16 @@ async def serve_image(request: Request, name: str) -> HTTPResponse:
             await response.write(chunk)
 
     return ResponseStream(body, status=status, headers=headers, content_type=mime)
+
+
+async def _redirect(rt, key: str, mime: str, public: bool, download_name: str | None):
+    """``storage.serve = "redirect"``: send the client to the object store itself."""
+    url, valid_for = await rt.storage.redirect_url(
+        key, public=public, content_type=mime, download_name=download_name
+    )
+    # A cached redirect must not outlive the signed URL it points to.
+    cache = f"public, max-age={valid_for // 2}" if public and valid_for > 1 else PRIVATE_CACHE
+    return HTTPResponse(status=302, headers={"Location": url, "Cache-Control": cache})
 
 
 def _not_modified(request: Request, etag: str, modified) -> bool:

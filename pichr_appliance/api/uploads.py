@@ -9,7 +9,7 @@ from sanic.response import HTTPResponse, empty, json
 
 from .. import imaging
 from ..errors import ApiError, not_found, unauthorized
-from ..models import File, User
+from ..models import File, User, is_id
 from ..services import files as files_service
 from ..services import ingest, multipart, uploads
 from .context import authenticate, require_actor
@@ -45,7 +45,7 @@ async def _body(request: Request) -> AsyncIterator[bytes]:
 @bp.put("/direct/<file_id:str>", stream=True)
 async def direct(request: Request, file_id: str) -> HTTPResponse:
     rt = request.app.ctx.runtime
-    file = await File.get_or_none(id=file_id)
+    file = await File.get_or_none(id=file_id) if is_id(file_id) else None
     if file is None:
         raise not_found("Upload")
     token = request.args.get("token")

@@ -9,7 +9,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from ..errors import ApiError, bad_request, conflict, not_found
-from ..models import ROLES, ApiKey, Session, User
+from ..models import ROLES, ApiKey, Session, User, is_id
 from ..security import Passwords, new_id
 from ..timeutil import iso, utcnow
 
@@ -137,13 +137,13 @@ async def find_login(identifier: str) -> User | None:
     if not ident:
         return None
     if "@" in ident:
-        return await User.get_or_none(email=ident)
-    return await User.get_or_none(username_key=ident)
+        return await User.get_or_none(email=ident) if is_id(ident, 254) else None
+    return await User.get_or_none(username_key=ident) if is_id(ident, 32) else None
 
 
 async def get_user(ref: str) -> User:
     """A user by id, email or username (for the CLI and admin); 404 when absent."""
-    user = await User.get_or_none(id=ref) or await find_login(ref)
+    user = (await User.get_or_none(id=ref) if is_id(ref) else None) or await find_login(ref)
     if user is None:
         raise not_found("User")
     return user

@@ -8,7 +8,7 @@ from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
 from ..errors import ApiError, bad_request, not_found
-from ..models import Album, AlbumFile, File, User
+from ..models import Album, AlbumFile, File, User, is_id
 from ..security import new_id
 from ..timeutil import iso, utcnow
 from . import files as files_service
@@ -163,7 +163,7 @@ async def get_visible(album_id: str, user: User | None) -> Album:
     Public and unlisted albums are open to anyone; private ones, albums held by a
     ``csam`` report and albums of disabled accounts only to the owner and staff.
     """
-    album = await Album.get_or_none(id=album_id)
+    album = await Album.get_or_none(id=album_id) if is_id(album_id) else None
     if album is None:
         raise not_found("Album")
     if not _privileged(album, user):
@@ -178,7 +178,7 @@ async def get_visible(album_id: str, user: User | None) -> Album:
 
 async def get_own(album_id: str, user: User, *, staff_ok: bool = False) -> Album:
     """The caller's album (or any album for staff when ``staff_ok``); 404 otherwise."""
-    album = await Album.get_or_none(id=album_id)
+    album = await Album.get_or_none(id=album_id) if is_id(album_id) else None
     if album is None or not (
         album.owner_id == user.id or (staff_ok and files_service.is_staff(user))
     ):
@@ -238,9 +238,8 @@ async def update(album: Album, changes: dict[str, Any]) -> Album:
         fields.append("tags")
     if "coverFileId" in changes:
         cover = changes["coverFileId"]
-        if (
-            cover is not None
-            and not await AlbumFile.filter(album_id=album.id, file_id=cover).exists()
+        if cover is not None and not (
+            is_id(cover) and await AlbumFile.filter(album_id=album.id, file_id=cover).exists()
         ):
             raise _not_in_album()
         album.cover_file_id = cover
@@ -293,6 +292,8 @@ async def add_files(album: Album, user: User, file_ids: Any, position: Any = Non
 async def remove_file(album: Album, file_id: str) -> None:
     """Take one file out of the album (404 when it is not in it); the file stays."""
     check_available(album)
+    if not is_id(file_id):
+        raise not_found("File")
     async with in_transaction():
         removed = await AlbumFile.filter(album_id=album.id, file_id=file_id).delete()
         if not removed:

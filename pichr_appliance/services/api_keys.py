@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import bad_request, not_found
-from ..models import ApiKey, User
+from ..models import ApiKey, User, is_id
 from ..security import make_api_key, new_id, sha256_hex
 from ..timeutil import iso, utcnow
 
@@ -67,6 +67,8 @@ async def list_keys(user: User) -> list[ApiKey]:
 
 
 async def revoke_key(user: User, key_id: str) -> None:
+    if not is_id(key_id):
+        raise not_found("API key")
     updated = await ApiKey.filter(id=key_id, user_id=user.id, revoked_at=None).update(
         revoked_at=utcnow()
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..models import AuditEntry, User
+from ..models import AuditEntry, User, is_id
 from ..timeutil import iso
 
 RANKS = {"user": 0, "moderator": 1, "admin": 2}
@@ -92,6 +92,9 @@ async def list_entries(
     actor_id: str | None = None,
 ) -> tuple[list[AuditEntry], int]:
     """Entries, newest first, optionally for one target, action or actor."""
+    for value, column in ((target_id, 40), (action, 64), (actor_id, 64)):
+        if value and not is_id(value, column):
+            return [], 0  # longer than the column: nothing can match
     query = AuditEntry.all()
     if target_id:
         query = query.filter(target_id=target_id)

@@ -13,7 +13,7 @@ from typing import Any
 from tortoise.expressions import F
 
 from ..errors import ApiError, not_found
-from ..models import AlbumFile, File, User
+from ..models import AlbumFile, File, User, is_id
 from ..timeutil import iso, utcnow
 
 log = logging.getLogger("pichr_appliance.files")
@@ -121,7 +121,7 @@ def check_available(file: File) -> None:
 
 async def get_visible(file_id: str, user: User | None) -> File:
     """The file if ``user`` may see it; 404 otherwise (never 403 for hidden things)."""
-    file = await File.get_or_none(id=file_id)
+    file = await File.get_or_none(id=file_id) if is_id(file_id) else None
     if file is None or file.status == "pending" and not is_owner(file, user):
         raise not_found("File")
     if not can_see(file, user):
@@ -226,6 +226,8 @@ async def list_own(
 
     if sort not in SORTS:
         raise bad_request(f"sort: one of {', '.join(SORTS)}", "invalid_query", {"field": "sort"})
+    if album_id and not is_id(album_id):
+        return [], 0  # no album has such an id
     query = File.filter(owner_id=user.id).exclude(status="pending")
     if visibility:
         query = query.filter(visibility=visibility)

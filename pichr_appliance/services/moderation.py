@@ -13,7 +13,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from ..errors import bad_request, conflict, forbidden, not_found
-from ..models import Album, File, Report, User
+from ..models import Album, File, Report, User, is_id
 from ..plugins import fire_event
 from ..security import new_id
 from ..timeutil import iso, utcnow
@@ -73,7 +73,7 @@ def _target_of(body: dict[str, Any]) -> tuple[str, str]:
 
 async def _load_target(target_type: str, target_id: str) -> File | Album | None:
     model = File if target_type == "file" else Album
-    return await model.get_or_none(id=target_id)
+    return await model.get_or_none(id=target_id) if is_id(target_id) else None
 
 
 async def create_report(
@@ -96,7 +96,7 @@ async def create_report(
         if not (file.status == "removed" and files_service.is_owner(file, reporter)):
             files_service.check_available(file)
     else:
-        album = await Album.get_or_none(id=target_id)
+        album = await Album.get_or_none(id=target_id) if is_id(target_id) else None
         appeal = album is not None and reporter is not None and album.owner_id == reporter.id
         if not (appeal and album.removed_at is not None):
             await albums.get_visible(target_id, reporter)
@@ -126,6 +126,12 @@ async def create_report(
                 {"reportId": report.id},
             )
     await fire_event(rt.pm.hook.report_created, app=rt.app, report=report)
+    if reason == "csam" and target_type == "file":
+        held = await File.get_or_none(id=target_id)
+        if held is not None:
+            await fire_event(
+                rt.pm.hook.file_moderated, app=rt.app, file=held, action="hold", actor=None
+            )
     return report
 
 
@@ -235,7 +241,7 @@ async def queue(
 
 async def get_report(report_id: str) -> Report:
     """A report by id; 404 when absent."""
-    report = await Report.get_or_none(id=report_id)
+    report = await Report.get_or_none(id=report_id) if is_id(report_id) else None
     if report is None:
         raise not_found("Report")
     return report
@@ -327,6 +333,10 @@ async def resolve(
             )
     if isinstance(target, File):
         files_service.forget(rt, target.id)
+        await target.refresh_from_db()
+        await fire_event(
+            rt.pm.hook.file_moderated, app=rt.app, file=target, action=action, actor=operator
+        )
     await report.refresh_from_db()
     return report
 

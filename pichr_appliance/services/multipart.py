@@ -11,7 +11,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from ..errors import bad_request, conflict, not_found
-from ..models import File, Upload, UploadPart, User
+from ..models import File, Upload, UploadPart, User, is_id
 from . import uploads
 
 MIN_PART = 5 * 1024 * 1024
@@ -48,7 +48,8 @@ async def init(rt: Any, user: User | None, body: dict[str, Any]) -> dict[str, An
         raise bad_request(
             f"at most {MAX_PARTS} parts: raise partSize", "too_many_parts", {"field": "partSize"}
         )
-    presigned = await uploads.presign(rt, user, {**body, "bytes": total})
+    # Parts come through the appliance (see docs/storage.md), never straight to a bucket.
+    presigned = await uploads.presign(rt, user, {**body, "bytes": total}, to_storage=False)
     await Upload.filter(id=presigned["uploadId"]).update(
         kind="multipart", part_size=part_size, part_count=count
     )
@@ -67,7 +68,7 @@ async def init(rt: Any, user: User | None, body: dict[str, Any]) -> dict[str, An
 
 async def get_upload(upload_id: str, user: User | None, token_ok: bool) -> Upload:
     """A multipart upload the caller may touch (owner or holder of its token), else 404."""
-    upload = await Upload.get_or_none(id=upload_id, kind="multipart")
+    upload = await Upload.get_or_none(id=upload_id, kind="multipart") if is_id(upload_id) else None
     if upload is None:
         raise not_found("Upload")
     if not token_ok and (user is None or upload.owner_id != user.id):

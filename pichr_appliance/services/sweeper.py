@@ -9,10 +9,11 @@ import logging
 import time
 from typing import Any
 
+from ..errors import ApiError
 from ..models import File, Upload, UploadPart
 from ..timeutil import utcnow
 from . import files as files_service
-from . import leases, moderation
+from . import leases, moderation, uploads
 
 log = logging.getLogger("pichr_appliance.sweeper")
 
@@ -28,13 +29,24 @@ async def sweep(rt: Any) -> dict[str, int]:
         "parts": 0,
         "tempFiles": 0,
         "purgedRemoved": 0,
+        "bucketUploads": 0,
     }
     for file in await File.filter(expires_at__lte=now).exclude(status="pending"):
         await files_service.delete_file(rt, file)
         done["expiredFiles"] += 1
+    # Bytes PUT straight into storage whose client never called finalize.
+    for upload in await Upload.filter(kind="bucket", status="pending", expires_at__gt=now):
+        try:
+            await uploads.ingest_bucket_upload(rt, upload)
+            done["bucketUploads"] += 1
+        except ApiError as exc:
+            if exc.code != "upload_incomplete":
+                log.info("sweeper: bucket upload %s rejected: %s", upload.id, exc.message)
     # Uploads whose bytes never arrived (or never completed) within their window.
     stale = await Upload.filter(expires_at__lte=now, status__in=["pending", "failed"])
     for upload in stale:
+        if upload.kind == "bucket":
+            await rt.storage.delete(uploads.bucket_key(upload.id))
         for part in await UploadPart.filter(upload_id=upload.id):
             await rt.storage.delete(part.storage_key)
             done["parts"] += 1
@@ -44,6 +56,15 @@ async def sweep(rt: Any) -> dict[str, int]:
         done["staleUploads"] += 1
     # Removed content keeps its bytes for moderation.removed_retention_days (appeals).
     done["purgedRemoved"] = await moderation.purge_removed(rt)
+    done["tempFiles"] = sweep_temp(rt)
+    if any(done.values()):
+        log.info("sweeper: %s", done)
+    return done
+
+
+def sweep_temp(rt: Any) -> int:
+    """Delete this machine's abandoned temporary files (older than an hour)."""
+    removed = 0
     tmp = rt.settings.data_path / "tmp"
     if tmp.is_dir():
         cutoff = time.time() - TEMP_MAX_AGE
@@ -51,12 +72,10 @@ async def sweep(rt: Any) -> dict[str, int]:
             try:
                 if path.stat().st_mtime < cutoff:
                     path.unlink()
-                    done["tempFiles"] += 1
+                    removed += 1
             except FileNotFoundError:
                 pass
-    if any(done.values()):
-        log.info("sweeper: %s", done)
-    return done
+    return removed
 
 
 async def run(rt: Any, interval: float) -> None:
@@ -65,11 +84,20 @@ async def run(rt: Any, interval: float) -> None:
     Every worker of every instance runs this loop, but only the holder of the
     ``sweeper`` lease sweeps: one pass per interval for the whole site.
     """
+    holding = False
     try:
         while True:
             try:
                 if await leases.acquire("sweeper", interval * 1.5 + 5):
+                    if not holding:
+                        log.info("sweeper: this process sweeps for the site (%s)", leases.HOLDER)
+                    holding = True
                     await sweep(rt)
+                else:  # another process sweeps what is shared; the temp folder is ours
+                    if holding:
+                        log.info("sweeper: another process sweeps for the site now")
+                    holding = False
+                    sweep_temp(rt)
             except asyncio.CancelledError:
                 raise
             except Exception:

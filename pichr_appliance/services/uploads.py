@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import inspect
 import logging
 import os
 import unicodedata
@@ -16,8 +17,8 @@ from tortoise.transactions import in_transaction
 
 from .. import imaging
 from ..errors import ApiError, bad_request, conflict, not_found
-from ..models import VISIBILITIES, Album, File, Upload, User
-from ..plugins import fire_event
+from ..models import VISIBILITIES, Album, File, Upload, User, is_id
+from ..plugins import call_async, fire_event
 from ..security import new_id
 from ..timeutil import iso, utcnow
 from . import files as files_service
@@ -124,8 +125,19 @@ def upload_url(rt: Any, file_id: str) -> str:
     return f"{rt.settings.public_url}/api/v1/upload/direct/{file_id}?token={token}"
 
 
-async def presign(rt: Any, user: User | None, body: dict[str, Any]) -> dict[str, Any]:
-    """Create a pending file and its upload record; the API's presign answer."""
+def bucket_key(upload_id: str) -> str:
+    """Where a direct-to-storage upload lands before it is verified (never served)."""
+    return f"incoming/{upload_id}"
+
+
+async def presign(
+    rt: Any, user: User | None, body: dict[str, Any], *, to_storage: bool = True
+) -> dict[str, Any]:
+    """Create a pending file and its upload record; the API's presign answer.
+
+    With a backend that has ``direct_uploads`` on (and ``to_storage``), ``uploadUrl``
+    is the backend's own presigned URL for a staging key; ``finalize`` ingests it.
+    """
     settings = rt.settings
     if user is None and not settings.uploads.allow_anonymous:
         raise ApiError(401, "unauthorized", "Sign in to upload (anonymous uploads are off)")
@@ -165,13 +177,14 @@ async def presign(rt: Any, user: User | None, body: dict[str, Any]) -> dict[str,
     album_id = body.get("albumId")
     if album_id is not None and (
         user is None
-        or not isinstance(album_id, str)
+        or not is_id(album_id)
         or not await Album.filter(id=album_id, owner_id=user.id).exists()
     ):
         raise not_found("Album")
     file_id = new_id("file")
     key = files_service.original_key(file_id, filename)
     stale = timedelta(hours=settings.uploads.stale_upload_hours)
+    to_bucket = to_storage and rt.storage.direct_uploads
     async with in_transaction():
         await File.create(
             id=file_id,
@@ -192,16 +205,24 @@ async def presign(rt: Any, user: User | None, body: dict[str, Any]) -> dict[str,
             id=new_id("upl"),
             file_id=file_id,
             owner=user,
-            kind="direct",
+            kind="bucket" if to_bucket else "direct",
             declared_bytes=nbytes,
             declared_sha256=sha.lower() if sha else None,
             mime=mime.lower(),
             expires_at=utcnow() + stale,
             album_id=album_id,
         )
+    if to_bucket:
+        url = await rt.storage.presign_put(
+            bucket_key(upload.id),
+            content_type=mime.lower(),
+            expires=settings.uploads.upload_token_ttl,
+        )
+    else:
+        url = upload_url(rt, file_id)
     return {
         "uploadId": upload.id,
-        "uploadUrl": upload_url(rt, file_id),
+        "uploadUrl": url,
         "fileId": file_id,
         "r2Key": key,
         "expiresAt": iso(upload.expires_at),
@@ -305,6 +326,7 @@ async def process(rt: Any, upload: Upload, path: Path, total: int, sha: str) -> 
                 raise ApiError(402, "quota_exceeded", "Storage quota exhausted")
         duplicate = await _find_duplicate(file, sha, info.phash)
         score = await classify(rt, path)
+        await _plugin_validation(rt, owner, file, info, path)
         await rt.storage.put_file(file.storage_key, path, content_type=info.mime, move=True)
     finally:
         path.unlink(missing_ok=True)
@@ -320,6 +342,8 @@ async def process(rt: Any, upload: Upload, path: Path, total: int, sha: str) -> 
         await files_service.add_usage(file.owner_id, total, 1)
         if upload.album_id:
             await _add_to_album(upload.album_id, file)
+    # A request may have cached the file as pending (404) in this worker.
+    files_service.forget(rt, file.id)
     await moderation.after_classification(rt, file)
     await fire_event(rt.pm.hook.file_uploaded, app=rt.app, file=file)
     return file
@@ -362,18 +386,44 @@ async def _find_duplicate(file: File, sha: str, phash: str) -> str | None:
     return near[-1]["id"] if near else None
 
 
+async def _plugin_validation(rt: Any, owner: Any, file: File, info: Any, path: Path) -> None:
+    """400 ``upload_rejected`` with the first reason a ``validate_upload`` plugin gives."""
+    hook = rt.pm.hook.validate_upload
+    if not hook.get_hookimpls():
+        return
+    for reason in await call_async(hook, app=rt.app, user=owner, file=file, info=info, path=path):
+        if reason:
+            raise ApiError(400, "upload_rejected", str(reason))
+
+
 async def classify(rt: Any, path: Path) -> float | None:
-    """The highest score of the installed classifiers, or None without any."""
+    """The highest score of the installed classifiers, or None without any.
+
+    Classifiers come from ``register_classifiers`` once per process. A synchronous
+    ``score`` runs in a worker thread so that inference never blocks the event loop;
+    an ``async def score`` is awaited. A failing classifier is logged and ignored.
+    """
+    classifiers = rt.extras.get("classifiers")
+    if classifiers is None:
+        classifiers = rt.extras["classifiers"] = [
+            c
+            for group in rt.pm.hook.register_classifiers(settings=rt.settings)
+            for c in group or []
+        ]
     scores = []
-    for group in rt.pm.hook.register_classifiers(settings=rt.settings):
-        for classifier in group or []:
-            try:
-                score = classifier.score(path)
-                if asyncio.iscoroutine(score):
-                    score = await score
-                scores.append(float(score))
-            except Exception:
-                log.exception("classifier %s failed", getattr(classifier, "name", classifier))
+    loop = asyncio.get_running_loop()
+    for classifier in classifiers:
+        try:
+            if inspect.iscoroutinefunction(classifier.score):
+                score = await classifier.score(path)
+            else:
+                score = await loop.run_in_executor(None, classifier.score, path)
+            score = float(score)
+            if not 0.0 <= score <= 1.0:
+                raise ValueError(f"score {score} is outside [0, 1]")
+            scores.append(score)
+        except Exception:
+            log.exception("classifier %s failed", getattr(classifier, "name", classifier))
     return max(scores) if scores else None
 
 
@@ -388,9 +438,43 @@ async def finalize(rt: Any, user: User | None, upload_id: Any, file_id: Any) -> 
     """Idempotent: the File of a completed upload; 409 while bytes are missing."""
     if not isinstance(upload_id, str) or not isinstance(file_id, str):
         raise bad_request("uploadId and fileId are required", "invalid_request")
+    if not (is_id(upload_id) and is_id(file_id)):
+        raise not_found("Upload")
     upload = await Upload.get_or_none(id=upload_id, file_id=file_id)
     if upload is None or (upload.owner_id and (user is None or upload.owner_id != user.id)):
         raise not_found("Upload")
+    if upload.status != "completed" and upload.kind == "bucket":
+        return await ingest_bucket_upload(rt, upload)
     if upload.status != "completed":
         raise conflict("The file's bytes have not been uploaded yet", "upload_incomplete")
     return await File.get(id=file_id)
+
+
+async def ingest_bucket_upload(rt: Any, upload: Upload) -> File:
+    """Verify and process an object the client PUT straight into storage.
+
+    The object sits under a staging key that is never served; it is read back through
+    the same checks as a direct PUT (size, sha256, decode) and stored under the file's
+    key only if it passes. Bytes that fail are deleted so that the client can PUT again.
+    """
+    staging = bucket_key(upload.id)
+    if await rt.storage.size(staging) is None:
+        raise conflict("The file's bytes have not been uploaded yet", "upload_incomplete")
+    claimed = await Upload.filter(id=upload.id, status="pending").update(status="receiving")
+    if not claimed:
+        raise conflict("Another request is finalizing this upload", "upload_in_progress")
+    owner = await User.get_or_none(id=upload.owner_id) if upload.owner_id else None
+    plan_max = plan_of(rt.settings, owner).max_file_bytes
+    try:
+        path, total, sha = await receive(rt.settings, upload, plan_max, rt.storage.open(staging))
+        file = await process(rt, upload, path, total, sha)
+    except ApiError as exc:
+        await release(upload)
+        if exc.status < 500:
+            await rt.storage.delete(staging)
+        raise
+    except BaseException:
+        await release(upload)
+        raise
+    await rt.storage.delete(staging)
+    return file

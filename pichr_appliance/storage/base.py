@@ -40,6 +40,12 @@ class StorageBackend:
     """
 
     name: ClassVar[str] = ""
+    #: Optional capability: serve ``/i/...`` with a 302 to ``redirect_url`` instead of
+    #: proxying the bytes (an object store with presigned or public URLs).
+    redirects: bool = False
+    #: Optional capability: presign hands out ``presign_put`` URLs that go straight to
+    #: the store; ``finalize`` then verifies and processes the object.
+    direct_uploads: bool = False
 
     def __init__(self, settings: Any) -> None:
         self.settings = settings
@@ -95,3 +101,24 @@ class StorageBackend:
 
     async def health(self) -> None:
         """Raise StorageError when the backend cannot be used right now."""
+
+    async def redirect_url(
+        self,
+        key: str,
+        *,
+        public: bool,
+        content_type: str | None = None,
+        download_name: str | None = None,
+    ) -> tuple[str, int]:
+        """Where a client can read ``key`` itself: ``(url, seconds it stays valid)``.
+
+        Called only when ``redirects`` is true. ``public`` says whether the file may be
+        read by anyone (a public/CDN URL is fine); otherwise return a short-lived signed
+        URL. ``download_name`` asks for ``Content-Disposition: attachment``.
+        """
+        raise NotImplementedError
+
+    async def presign_put(self, key: str, *, content_type: str, expires: int) -> str:
+        """A URL that accepts one PUT of ``key`` (with ``Content-Type: content_type``)
+        for ``expires`` seconds. Called only when ``direct_uploads`` is true."""
+        raise NotImplementedError

@@ -1,0 +1,40 @@
+"""pichr-auth-proxy: sign in through a trusted reverse proxy (Authelia, authentik, ...).
+
+Inert until ``[plugin.auth_proxy] enabled = true``. The identity headers are read only
+from requests whose socket peer is one of ``server.trusted_proxies``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pichr_appliance import hookimpl
+
+from .config import AuthProxyConfig, auth_proxy_config
+from .proxy import AuthProxy, peer_is_trusted
+
+__version__ = "0.1.0"
+__all__ = ["AuthProxy", "AuthProxyConfig", "__version__", "auth_proxy_config", "peer_is_trusted"]
+log = logging.getLogger("pichr_auth_proxy")
+ACTIVE_NAME = "pichr_auth_proxy.active"
+
+
+@hookimpl
+def startup(app: Any) -> None:
+    """Check the settings and, when enabled, register the ``actor_from_request`` hook.
+
+    Registered here rather than declared on the module so that an installed but unused
+    plugin costs nothing: the core skips the hook entirely when nobody implements it.
+    """
+    config = auth_proxy_config(app.ctx.settings)
+    pm = app.ctx.pm
+    if not config.enabled or pm.has_plugin(ACTIVE_NAME):
+        return
+    if not app.ctx.settings.server.trusted_proxies:
+        log.warning(
+            "plugin.auth_proxy is enabled but server.trusted_proxies is empty: "
+            "%s headers will be ignored; list your proxy's address there",
+            config.user_header,
+        )
+    pm.register(AuthProxy(config), name=ACTIVE_NAME)
