@@ -253,3 +253,50 @@ def test_every_hook_is_documented_with_its_signature():
         assert f"### `{name}({params})`" in doc, f"{name}({params}) missing from plugin-hooks.md"
     documented = re.findall(r"^### `(\w+)\(", doc, re.M)
     assert sorted(documented) == hook_names(), "plugin-hooks.md documents hooks that do not exist"
+
+
+@pytest.mark.parametrize("pichr_plugins", [[Routes(), ClassifierPlugin()]])
+def test_admin_plugins_lists_plugins_hooks_and_active_backends(pichr_client):
+    admin = pichr_client.signup()
+    pichr_client.run(User.filter(id=admin["user"]["id"]).update(role="admin"))
+    r = pichr_client.get("/api/v1/admin/plugins", headers=admin["headers"])
+    assert r.status == 200
+    by_name = {p["name"]: p for p in r.json["plugins"]}
+    assert by_name["Routes"]["hooks"] == ["register_routes"]
+    assert "register_storage_backends" in by_name["pichr_appliance.default_plugins"]["hooks"]
+    assert r.json["active"]["storage"] == "local"
+    assert r.json["active"]["classifiers"] == ["red-share"]
+    assert {"plugin": "Routes", "path": "/-/Routes/hello", "methods": ["GET"]} in r.json["routes"]
+    # Staff who are not admins, and API keys, do not see it.
+    assert (
+        pichr_client.get("/api/v1/admin/plugins", headers=pichr_client.signup()["headers"]).status
+        == 403
+    )
+
+
+def test_plugins_command(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from pichr_appliance.cli import cli
+
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "greeter.py").write_text(
+        "from pichr_appliance import hookimpl\n\n@hookimpl\ndef user_created(user):\n    pass\n"
+    )
+    args = ["--data-dir", str(tmp_path / "data"), "-s", f"plugins.dir={folder}"]
+    result = CliRunner().invoke(cli, ["plugins", "--json", *args], catch_exceptions=False)
+    assert result.exit_code == 0
+    info = json.loads(result.output)
+    assert {"name": "greeter", "version": None, "hooks": ["user_created"]} in info["plugins"]
+    assert info["active"] == {
+        "storage": "local",
+        "rateLimitStore": "local",
+        "database": "sqlite",
+        "classifiers": [],
+    }
+    text = CliRunner().invoke(cli, ["plugins", *args], catch_exceptions=False).output
+    assert "greeter -: user_created" in text
+    assert "active: storage=local rate_limits=local database=sqlite" in text

@@ -164,7 +164,11 @@ class Fixture:
 def fuzz(tmp_path_factory: pytest.TempPathFactory):
     """A live server on a fresh data directory, populated, with high rate limits."""
     data_dir: Path = tmp_path_factory.mktemp("fuzz") / "data"
-    server = LiveServer(data_dir, env=ENV).start()
+    # SQLite even in the PostgreSQL run: this server lives for the module, and throwaway
+    # PostgreSQL databases are dropped after each test. The fuzz checks the HTTP
+    # contract; the API suite covers the engines.
+    database = "sqlite://" + str(data_dir.resolve() / "pichr.sqlite3")
+    server = LiveServer(data_dir, env={**ENV, "PICHR_DATABASE__URL": database}).start()
     try:
         fixture = Fixture(server)
         fixture.populate()
