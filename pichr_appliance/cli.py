@@ -253,6 +253,10 @@ def plugins_command(ctx: click.Context, as_json: bool) -> None:
 cli.add_command(user)
 cli.add_command(moderate)
 cli.add_command(stats)
+from .cli_ops import OPS_COMMANDS  # noqa: E402  (backup, restore, import, gc, doctor, ...)
+
+for command in OPS_COMMANDS:
+    cli.add_command(command)
 
 
 def _load_plugin_commands() -> None:

@@ -42,6 +42,7 @@ ERROR_TEXT = {
     "disabled account).",
     404: "Absent, or not visible to this caller.",
     409: "Conflict with the current state.",
+    411: "The body needs a Content-Length.",
     410: "Expired, or removed by moderation.",
     413: "Larger than allowed (the plan's file size, or the server's JSON body limit).",
     415: "Not a supported image type, or the bytes do not match the declared type.",
@@ -394,6 +395,44 @@ def _uploads(b: _Builder) -> None:
     )  # fmt: skip
 
 
+def _one_request_upload(b: _Builder) -> None:
+    text = {"type": "string"}
+    b.op(
+        "post", "/api/v1/upload", "uploadOneRequest",
+        "Upload an image in one request (ShareX, curl)", "uploads",
+        ok={"201": b.ok(ref("File"), "The ready file.")},
+        errors=(400, 402, 404, 411, 413, 415), security=OPTIONAL_AUTH,
+        params=[
+            _query("filename", text, "The file name (default `upload`)."),
+            _query("title", text, "Title."),
+            _query("description", text, "Description."),
+            _query("visibility", {"enum": ["public", "unlisted", "private"]}, "Visibility."),
+            _query("tags", text, "Comma-separated tags."),
+            _query("albumId", text, "One of the caller's albums."),
+            _query("expiresIn", {"type": "number"}, "Hours until the file expires."),
+            _query("sha256", text, "The SHA-256 of the body, checked."),
+        ],
+        body={"type": "string", "format": "binary"}, raw_body=True,
+        description="Presign and PUT in one: the raw image is the body (with a "
+        "Content-Length), its type is read from the bytes. Same checks, limits and "
+        "processing as a presigned upload; a refused body leaves nothing behind.",
+        api_key_permission="upload",
+    )  # fmt: skip
+
+
+def _integrations(b: _Builder) -> None:
+    b.op(
+        "get", "/api/v1/integrations/sharex", "sharexConfig",
+        "A ShareX custom uploader (.sxcu) with a new upload-only API key", "integrations",
+        ok={"200": {
+            **b.ok({"type": "object"}, "The .sxcu definition (JSON), as an attachment."),
+        }},
+        security=SESSION_ONLY,
+        description="Each call creates an API key named ShareX with the `upload` "
+        "permission; its uploads go to `POST /api/v1/upload`.",
+    )  # fmt: skip
+
+
 def _files(b: _Builder) -> None:
     j = ref
     b.op(
@@ -699,10 +738,12 @@ def build_document(settings: Any) -> dict[str, Any]:
     _discovery(b)
     _auth_and_keys(b)
     _uploads(b)
+    _one_request_upload(b)
     _files(b)
     _albums(b)
     _moderation(b)
     _account_and_admin(b)
+    _integrations(b)
     _serving(b)
     schemas = {**answers(), **bodies(settings), **_pydantic_schemas()}
     return {
@@ -729,6 +770,7 @@ def build_document(settings: Any) -> dict[str, Any]:
                 "moderation",
                 "account",
                 "admin",
+                "integrations",
                 "serving",
             )
         ],  # fmt: skip

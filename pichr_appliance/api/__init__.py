@@ -8,6 +8,7 @@ from . import (
     discovery,
     files,
     health,
+    integrations,
     keys,
     moderation,
     serving,
@@ -25,5 +26,6 @@ BLUEPRINTS = [
     moderation.bp,
     account.bp,
     admin.bp,
+    integrations.bp,
     serving.bp,
 ]

@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, empty, json
 
-from ..errors import not_found, unauthorized
+from .. import imaging
+from ..errors import ApiError, not_found, unauthorized
 from ..models import File, User, is_id
 from ..services import files as files_service
-from ..services import multipart, uploads
+from ..services import ingest, multipart, uploads
 from .context import authenticate, require_actor
 from .validation import json_object, upload_id_of
 
@@ -79,6 +80,49 @@ async def direct(request: Request, file_id: str) -> HTTPResponse:
             "status": file.status,
         }
     )
+
+
+@bp.post("", stream=True)
+async def one_request(request: Request) -> HTTPResponse:
+    """One-request upload for tools that cannot presign (ShareX, curl, Flameshot): the
+    raw image is the body, the presign fields are query parameters; the type comes
+    from the bytes. Same checks, limits and processing as presign + PUT."""
+    user = await _uploader(request)
+    length = request.headers.get("content-length", "")
+    if not length.isdigit():
+        raise ApiError(411, "length_required", "Send the image with a Content-Length header")
+    await request.app.ctx.rate_limiter.upload_started(request, user)
+    first = b""
+    while len(first) < 32:
+        chunk = await request.stream.read()
+        if chunk is None:
+            break
+        first += chunk
+    mime = imaging.sniff(first)
+    if mime is None:
+        raise ApiError(415, "unsupported_type", "The body is not a JPEG, PNG, GIF, WebP or AVIF")
+    args = request.args
+    body: dict = {"filename": args.get("filename") or "upload", "mime": mime, "bytes": int(length)}
+    for field in ("title", "description", "visibility", "albumId", "sha256"):
+        if args.get(field) is not None:
+            body[field] = args.get(field)
+    if args.get("tags"):
+        body["tags"] = [t for t in args.get("tags").split(",") if t.strip()]
+    if args.get("expiresIn"):
+        try:
+            body["expiresIn"] = float(args.get("expiresIn"))
+        except ValueError:
+            body["expiresIn"] = args.get("expiresIn")  # refused by presign, naming the field
+
+    async def rest() -> AsyncIterator[bytes]:
+        yield first
+        async for chunk in _body(request):
+            yield chunk
+
+    rt = request.app.ctx.runtime
+    file = await ingest.upload_stream(rt, user, body, rest())
+    album_ids = await files_service.album_ids_for([file.id])
+    return json(files_service.file_json(rt.settings, rt.storage, file, album_ids[file.id]), 201)
 
 
 @bp.post("/finalize")
