@@ -48,28 +48,39 @@ def _not_available(key: str, kind: str, name: str, available: Any, pm: Any) -> C
     return ConfigError(message)
 
 
-def choose_storage(settings: Settings, pm: Any) -> StorageBackend:
-    """Instantiate the backend named by ``storage.backend`` from the registered ones."""
-    available: dict[str, type[StorageBackend]] = {}
-    for classes in pm.hook.register_storage_backends(settings=settings):
+def _choose(hook: Any, settings: Settings, pm: Any, key: str, kind: str, name: str) -> Any:
+    """Instantiate the registered class called ``name`` (classes from ``hook``)."""
+    available: dict[str, type] = {}
+    for classes in hook(settings=settings):
         for cls in classes or []:
             available[cls.name] = cls
-    backend = settings.storage.backend
-    if backend not in available:
-        raise _not_available("storage.backend", "backend", backend, available, pm)
-    return available[backend](settings)
+    if name not in available:
+        raise _not_available(key, kind, name, available, pm)
+    return available[name](settings)
+
+
+def choose_storage(settings: Settings, pm: Any) -> StorageBackend:
+    """Instantiate the backend named by ``storage.backend`` from the registered ones."""
+    return _choose(
+        pm.hook.register_storage_backends,
+        settings,
+        pm,
+        "storage.backend",
+        "backend",
+        settings.storage.backend,
+    )
 
 
 def choose_rate_limit_store(settings: Settings, pm: Any) -> RateLimitStore:
     """Instantiate the store named by ``rate_limits.store`` from the registered ones."""
-    available: dict[str, type[RateLimitStore]] = {}
-    for classes in pm.hook.register_rate_limit_stores(settings=settings):
-        for cls in classes or []:
-            available[cls.name] = cls
-    name = settings.rate_limits.store
-    if name not in available:
-        raise _not_available("rate_limits.store", "store", name, available, pm)
-    return available[name](settings)
+    return _choose(
+        pm.hook.register_rate_limit_stores,
+        settings,
+        pm,
+        "rate_limits.store",
+        "store",
+        settings.rate_limits.store,
+    )
 
 
 def build_runtime(settings: Settings, plugins: Sequence[Any] = ()) -> Runtime:

@@ -29,8 +29,20 @@ def new_id(prefix: str, nbytes: int = 12) -> str:
 
 
 def sha256_hex(text: str | bytes) -> str:
+    """The sha256 of a string or bytes (hex)."""
     data = text.encode() if isinstance(text, str) else text
     return hashlib.sha256(data).hexdigest()
+
+
+def file_size_and_sha256(path: Any) -> tuple[int, str]:
+    """Size and sha256 (hex) of a file, read in 1 MiB pieces."""
+    digest = hashlib.sha256()
+    total = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+            total += len(chunk)
+    return total, digest.hexdigest()
 
 
 def constant_time_equal(a: str, b: str) -> bool:

@@ -15,6 +15,7 @@ from PIL import Image
 
 from pichr_appliance import imaging
 from pichr_appliance.cli import cli
+from pichr_appliance.security import file_size_and_sha256
 from pichr_appliance.testing import make_settings, sample_image_bytes
 
 FAST = {
@@ -150,7 +151,7 @@ def test_import_resumes_a_file_caught_half_way(tmp_path):
             journal = importer.journal_for(settings)
             # File 0: crashed after presign (journal says begun, bytes never arrived).
             p0 = paths[0]
-            sha0 = importer.ingest.sha256_file(p0)
+            _, sha0 = file_size_and_sha256(p0)
             answer = await uploads.presign(
                 rt, user, {"filename": p0.name, "mime": "image/png", "bytes": p0.stat().st_size}
             )

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..security import file_size_and_sha256
 from ..storage.base import ObjectNotFound
 from ..timeutil import iso, utcnow
 
@@ -56,16 +57,6 @@ def sqlite_path(settings: Any) -> Path | None:
     if not url.startswith("sqlite://") or url.endswith(":memory:"):
         return None
     return Path(url[len("sqlite://") :])
-
-
-def _hash_file(path: Path) -> tuple[int, str]:
-    digest = hashlib.sha256()
-    total = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-            total += len(chunk)
-    return total, digest.hexdigest()
 
 
 def snapshot_database(source: Path, dest: Path, busy_timeout_ms: int = 5000) -> None:
@@ -205,17 +196,17 @@ async def _fill(
         else:
             objects[key] = info
     files: dict[str, dict[str, Any]] = {}
-    size, sha = _hash_file(folder / DATABASE)
+    size, sha = file_size_and_sha256(folder / DATABASE)
     files[DATABASE] = {"bytes": size, "sha256": sha}
     for name in EXTRA_FILES:
         source = rt.settings.data_path / name
         if source.is_file():
             shutil.copyfile(source, folder / name)
-            size, sha = _hash_file(folder / name)
+            size, sha = file_size_and_sha256(folder / name)
             files[name] = {"bytes": size, "sha256": sha}
     if config_file:
         shutil.copyfile(Path(config_file).expanduser(), folder / "config.toml")
-        size, sha = _hash_file(folder / "config.toml")
+        size, sha = file_size_and_sha256(folder / "config.toml")
         files["config.toml"] = {"bytes": size, "sha256": sha}
     manifest = {
         "format": FORMAT,
@@ -285,7 +276,7 @@ def verify(folder: Path, manifest: dict[str, Any], on_object: Progress | None = 
     ]
     for path, info, label in expected:
         try:
-            size, sha = _hash_file(path)
+            size, sha = file_size_and_sha256(path)
         except FileNotFoundError:
             problems.append(f"{label} is missing")
         else:

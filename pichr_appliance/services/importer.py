@@ -24,6 +24,7 @@ from typing import Any
 
 from ..errors import ApiError
 from ..models import Album, AlbumFile, File, Upload, User
+from ..security import file_size_and_sha256
 from . import albums, ingest
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".gif", ".webp", ".avif"})
@@ -166,7 +167,7 @@ async def _import_one(
 ) -> str:
     try:
         stat = path.stat()
-        sha = ingest.sha256_file(path)
+        _, sha = file_size_and_sha256(path)
     except OSError as exc:
         result.failed.append({"path": str(path), "error": exc.strerror or str(exc)})
         return "failed"

@@ -9,7 +9,6 @@ HTTP layer's business, not this module's: an operator's import is not rate limit
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -66,15 +65,6 @@ def sniff_file(path: Path) -> str | None:
     """The image type of a local file from its first bytes, or None."""
     with open(path, "rb") as fh:
         return imaging.sniff(fh.read(32))
-
-
-def sha256_file(path: Path) -> str:
-    """The sha256 of a local file (hex)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 async def upload_local_file(

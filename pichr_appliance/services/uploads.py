@@ -19,7 +19,7 @@ from .. import imaging
 from ..errors import ApiError, bad_request, conflict, not_found
 from ..models import VISIBILITIES, Album, File, Upload, User, is_id
 from ..plugins import call_async, fire_event
-from ..security import new_id
+from ..security import file_size_and_sha256, new_id
 from ..timeutil import iso, utcnow
 from . import files as files_service
 from . import moderation
@@ -318,7 +318,7 @@ async def process(rt: Any, upload: Upload, path: Path, total: int, sha: str) -> 
                 415, "mime_mismatch", f"The bytes are {info.mime}, but {file.mime} was declared"
             )
         if info.location_stripped:
-            total, sha = await loop.run_in_executor(None, _size_and_hash, path)
+            total, sha = await loop.run_in_executor(None, file_size_and_sha256, path)
         plan = plan_of(settings, owner)
         if owner is not None and plan.quota_bytes is not None:
             await owner.refresh_from_db()
@@ -347,16 +347,6 @@ async def process(rt: Any, upload: Upload, path: Path, total: int, sha: str) -> 
     await moderation.after_classification(rt, file)
     await fire_event(rt.pm.hook.file_uploaded, app=rt.app, file=file)
     return file
-
-
-def _size_and_hash(path: Path) -> tuple[int, str]:
-    digest = hashlib.sha256()
-    total = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-            total += len(chunk)
-    return total, digest.hexdigest()
 
 
 NEAR_DUPLICATE_BITS = 4
