@@ -18,11 +18,9 @@ from .api.cors import Cors
 from .config import Settings
 from .db import close_db, init_db
 from .errors import ApiError, handle_exception
-from .plugins import call_async, plugin_routes
+from .plugins import plugin_routes
 from .runtime import build_runtime, choose_rate_limit_store
 from .services import sweeper
-from .services.counters import ViewCounters
-from .services.hotcache import HotCache
 from .services.ratelimit import EXEMPT_PATHS, RateLimiter
 
 log = logging.getLogger("pichr_appliance")
@@ -51,7 +49,6 @@ def create_app(
     rt = build_runtime(settings, plugins)
     pm = rt.pm
     app = Sanic(name)
-    rt.app = app
     app.config.REQUEST_MAX_SIZE = settings.server.max_json_bytes
     app.config.REQUEST_TIMEOUT = settings.server.request_timeout
     app.config.RESPONSE_TIMEOUT = max(settings.server.request_timeout, 60)
@@ -67,17 +64,17 @@ def create_app(
     app.ctx.storage = rt.storage
     app.ctx.passwords = rt.passwords
     app.ctx.tokens = rt.tokens
-    app.ctx.app = app
     app.ctx.version = __version__
+    # Aliases of the runtime's parts, for tests; plugins and handlers use the runtime.
+    app.ctx.counters = rt.counters
+    app.ctx.hotcache = rt.hotcache
 
     for bp in BLUEPRINTS:
         app.blueprint(bp)
-    for index, (_, path, handler, methods) in enumerate(plugin_routes(pm, app)):
+    for index, (_, path, handler, methods) in enumerate(plugin_routes(rt)):
         app.add_route(handler, path, methods=list(methods), name=f"plugin_route_{index}")
     app.error_handler.add(Exception, handle_exception)
 
-    app.ctx.counters = ViewCounters()
-    app.ctx.hotcache = rt.extras["hotcache"] = HotCache()
     limiter = app.ctx.rate_limiter = RateLimiter(settings, choose_rate_limit_store(settings, pm))
 
     @app.before_server_start
@@ -85,7 +82,7 @@ def create_app(
         await init_db(settings, pm)
         await app.ctx.storage.startup()
         await limiter.store.startup()
-        await call_async(pm.hook.startup, app=app)
+        await rt.call("startup")
         loop = asyncio.get_running_loop()
         app.ctx.background = [
             loop.create_task(app.ctx.counters.run(settings.images.count_flush_interval)),
@@ -101,7 +98,7 @@ def create_app(
     @app.after_server_stop
     async def _close(app: Sanic) -> None:
         try:
-            await call_async(pm.hook.shutdown, app=app)
+            await rt.call("shutdown")
             await app.ctx.storage.shutdown()
             await limiter.store.shutdown()
         finally:

@@ -52,9 +52,7 @@ def create(
             last_name=last_name,
             age_confirmed=age_confirmed,
         )
-        from .plugins import fire_event
-
-        await fire_event(rt.pm.hook.user_created, app=None, user=u)
+        await rt.fire("user_created", user=u)
         return accounts.user_json(u)
 
     data = run_with_db(settings, go)

@@ -2,8 +2,13 @@
 
 Every hook takes keyword arguments only; plugins may accept any subset of them.
 Hooks whose result "may be awaitable" can be ``async def``: the core awaits results.
-Built-in behaviour (the local-disk storage backend, the SQLite database) is written as
-implementations of these same hooks in ``pichr_appliance.default_plugins``.
+
+``runtime`` is the :class:`pichr_appliance.runtime.Runtime` of the process: settings,
+storage, tokens, caches, ``fire(event, ...)`` and ``plugin_config(name)``. Every hook
+that runs after start-up receives it, in the server and in CLI commands alike (see
+``docs/internals.md``). Built-in behaviour (the local-disk storage backend, the rate-limit
+stores, the SQLite database, session/API-key authentication, the role rules) is written
+as implementations of these same hooks in ``pichr_appliance.defaults``.
 """
 
 from __future__ import annotations
@@ -16,17 +21,17 @@ hookspec = pluggy.HookspecMarker("pichr_appliance")
 
 
 @hookspec
-def startup(app: Any) -> Any:
-    """Called once per worker after the database is open and before requests are served.
+def startup(runtime: Any) -> Any:
+    """Called once per server worker after the database is open and before requests
+    are served (``runtime.settings``, ``runtime.storage``...).
 
-    ``app`` is the Sanic application (``app.ctx.settings``, ``app.ctx.storage``...).
     May return an awaitable. Every implementation runs; order is pluggy's (last
     registered first).
     """
 
 
 @hookspec
-def shutdown(app: Any) -> Any:
+def shutdown(runtime: Any) -> Any:
     """Called once per worker when the server stops, before the database closes.
 
     May return an awaitable. Every implementation runs.
@@ -72,7 +77,7 @@ def register_classifiers(settings: Any) -> Any:
 
 
 @hookspec
-def actor_from_request(app: Any, request: Any) -> Any:
+def actor_from_request(runtime: Any, request: Any) -> Any:
     """Return a ``User`` for this request, or None to let other methods decide.
 
     May return an awaitable. Runs before Bearer-token authentication; the first
@@ -86,7 +91,7 @@ def register_commands(cli: Any) -> None:
 
 
 @hookspec
-def file_uploaded(app: Any, file: Any) -> Any:
+def file_uploaded(runtime: Any, file: Any) -> Any:
     """Event: ``file`` (a ``File`` model) finished processing and is ready.
 
     May return an awaitable; errors are logged and never fail the upload.
@@ -94,7 +99,7 @@ def file_uploaded(app: Any, file: Any) -> Any:
 
 
 @hookspec
-def file_deleted(app: Any, file: Any, actor: Any) -> Any:
+def file_deleted(runtime: Any, file: Any, actor: Any) -> Any:
     """Event: ``file`` was deleted by ``actor`` (a ``User`` or None for the system).
 
     May return an awaitable; errors are logged.
@@ -102,35 +107,35 @@ def file_deleted(app: Any, file: Any, actor: Any) -> Any:
 
 
 @hookspec
-def user_created(app: Any, user: Any) -> Any:
+def user_created(runtime: Any, user: Any) -> Any:
     """Event: a new account ``user`` was created (signup, CLI or a plugin).
 
-    ``app`` is None when the account was made by a CLI command. May return an awaitable.
+    May return an awaitable.
     """
 
 
 @hookspec
-def report_created(app: Any, report: Any) -> Any:
+def report_created(runtime: Any, report: Any) -> Any:
     """Event: a moderation ``report`` (a ``Report`` model) was filed.
 
-    Also fired for system reports opened by the NSFW classifier scores. ``app`` is None
-    outside the server. May return an awaitable; errors are logged.
+    Also fired for system reports opened by the NSFW classifier scores. May return an
+    awaitable; errors are logged.
     """
 
 
 @hookspec
-def file_invalidated(app: Any, file_id: str) -> Any:
+def file_invalidated(runtime: Any, file_id: str) -> Any:
     """Event: this process changed or deleted file ``file_id`` and dropped its cached copy.
 
     Other processes keep a file's metadata for up to a second; a plugin that connects
     instances (pichr-redis) tells them to drop theirs at once. Called synchronously
-    from the code path that made the change; ``app`` is None in CLI commands. May
+    from the code path that made the change, in the server and in CLI commands. May
     return an awaitable, which runs in the background; errors are logged.
     """
 
 
 @hookspec
-def permission_allowed(app: Any, actor: Any, action: str, resource: Any) -> Any:
+def permission_allowed(runtime: Any, actor: Any, action: str, resource: Any) -> Any:
     """Allow (True), forbid (False) or have no opinion (None) on ``actor`` doing ``action``.
 
     ``actor`` is the authenticated caller (``actor.user`` is the ``User``; ``actor.via``
@@ -145,20 +150,19 @@ def permission_allowed(app: Any, actor: Any, action: str, resource: Any) -> Any:
 
 
 @hookspec
-def validate_upload(app: Any, user: Any, file: Any, info: Any, path: Any) -> Any:
+def validate_upload(runtime: Any, user: Any, file: Any, info: Any, path: Any) -> Any:
     """Accept (None) or reject (a reason string) an upload whose bytes passed the checks.
 
     ``user`` is the uploader (None when anonymous or in a CLI import without one),
     ``file`` the pending ``File``, ``info`` the ``imaging.ImageInfo`` (mime, width,
     height, frames, phash), ``path`` a local file with the final bytes (read it, do not
     move it). A reason refuses the upload with 400 ``upload_rejected`` and the reason
-    as the message; nothing is stored. ``app`` is None in CLI commands. May return an
-    awaitable.
+    as the message; nothing is stored. May return an awaitable.
     """
 
 
 @hookspec
-def file_moderated(app: Any, file: Any, action: str, actor: Any) -> Any:
+def file_moderated(runtime: Any, file: Any, action: str, actor: Any) -> Any:
     """Event: a moderator decided on ``file``, or the system held it.
 
     ``action`` is "remove", "restore", "age_restrict", "dismiss" or "hold" (a csam
@@ -170,12 +174,12 @@ def file_moderated(app: Any, file: Any, action: str, actor: Any) -> Any:
 
 
 @hookspec
-def album_created(app: Any, album: Any) -> Any:
+def album_created(runtime: Any, album: Any) -> Any:
     """Event: ``album`` (an ``Album`` model) was created. May return an awaitable."""
 
 
 @hookspec
-def register_routes(app: Any) -> Any:
+def register_routes(runtime: Any) -> Any:
     """Return a list of ``(path, handler, methods)`` routes to mount under ``/-/<plugin>/``.
 
     Synchronous. ``path`` starts with "/" and is relative to the plugin's prefix

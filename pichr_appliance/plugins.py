@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.util
-import inspect
 import logging
 import os
 import sys
@@ -132,37 +131,10 @@ def describe_plugins(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
     return out
 
 
-async def call_async(hook: Any, **kwargs: Any) -> list[Any]:
-    """Call a hook and await any awaitable results (pluggy itself is synchronous)."""
-    results = []
-    for result in hook(**kwargs):
-        if inspect.isawaitable(result):
-            result = await result
-        results.append(result)
-    return results
-
-
-async def fire_event(hook: Any, **kwargs: Any) -> None:
-    """Call each implementation of an event hook on its own: one failing plugin is
-    logged and neither stops the others nor breaks the caller."""
-    for impl in hook.get_hookimpls():
-        args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
-        try:
-            result = impl.function(**args)
-            if inspect.isawaitable(result):
-                await result
-        except Exception:
-            log.exception("plugin %s failed while handling event %s", impl.plugin_name, hook.name)
-
-
 def describe_runtime(rt: Any) -> dict[str, Any]:
     """Plugins plus what is active: storage backend, rate-limit store, database engine,
     classifiers and plugin routes (for ``plugins`` and ``GET /api/v1/admin/plugins``)."""
-    classifiers = [
-        getattr(c, "name", type(c).__name__)
-        for group in rt.pm.hook.register_classifiers(settings=rt.settings)
-        for c in group or []
-    ]
+    classifiers = [getattr(c, "name", type(c).__name__) for c in rt.classifiers]
     return {
         "plugins": describe_plugins(rt.pm),
         "active": {
@@ -173,12 +145,12 @@ def describe_runtime(rt: Any) -> dict[str, Any]:
         },
         "routes": [
             {"plugin": plugin, "path": path, "methods": list(methods)}
-            for plugin, path, _, methods in plugin_routes(rt.pm, rt.app)
+            for plugin, path, _, methods in plugin_routes(rt)
         ],
     }
 
 
-def plugin_routes(pm: pluggy.PluginManager, app: Any) -> list[tuple[str, str, Any, tuple]]:
+def plugin_routes(rt: Any) -> list[tuple[str, str, Any, tuple]]:
     """``(plugin, full path, handler, methods)`` of every ``register_routes`` route.
 
     Paths are mounted under ``/-/<plugin name>``; a route that is not a
@@ -186,8 +158,8 @@ def plugin_routes(pm: pluggy.PluginManager, app: Any) -> list[tuple[str, str, An
     and stops start-up with a message naming the plugin.
     """
     out = []
-    for impl in pm.hook.register_routes.get_hookimpls():
-        routes = impl.function(**({"app": app} if "app" in impl.argnames else {}))
+    for impl in rt.pm.hook.register_routes.get_hookimpls():
+        routes = impl.function(**({"runtime": rt} if "runtime" in impl.argnames else {}))
         for route in routes or []:
             try:
                 path, handler, methods = route

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
+import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,16 +15,21 @@ from .config import ConfigError, Settings, ensure_data_dir
 from .limits import RateLimitStore
 from .plugins import get_plugin_manager
 from .security import Passwords, Tokens
+from .services.counters import ViewCounters
+from .services.hotcache import HotCache
 from .storage.base import StorageBackend, StorageError
 
+log = logging.getLogger("pichr_appliance.runtime")
 
-@dataclass
+
+@dataclass(eq=False)
 class Runtime:
-    """Settings, plugin manager, storage and crypto helpers for one process.
+    """The running appliance as services and plugins see it, one per process.
 
-    The HTTP app keeps one in ``app.ctx.runtime`` (its attributes are also on
-    ``app.ctx``); CLI commands build their own with :func:`open_runtime`. Services take
-    a Runtime so that the API and the CLI share one code path.
+    Settings, the plugin manager, storage, crypto helpers and the in-process caches.
+    The HTTP server keeps one in ``app.ctx.runtime``; CLI commands build their own with
+    :func:`open_runtime`. Every hook receives it as ``runtime=``, in the server and in
+    the CLI alike, and services take it, so that the API and the CLI share one path.
     """
 
     settings: Settings
@@ -30,8 +37,59 @@ class Runtime:
     storage: StorageBackend
     passwords: Passwords
     tokens: Tokens
-    app: Any = None  # the Sanic app when running as a server
-    extras: dict[str, Any] = field(default_factory=dict)
+    hotcache: HotCache = field(default_factory=HotCache)
+    counters: ViewCounters = field(default_factory=ViewCounters)
+    _classifiers: list[Any] | None = field(default=None, repr=False)
+
+    def plugin_config(self, name: str) -> dict[str, Any]:
+        """The ``[plugin.<name>]`` settings section of plugin ``name`` ({} when unset)."""
+        return self.settings.plugin_config(name)
+
+    async def fire(self, event: str, **kwargs: Any) -> None:
+        """Tell every implementation of event hook ``event`` (``file_uploaded``, ...).
+
+        Each implementation gets ``runtime=`` plus ``kwargs`` and runs on its own: one
+        failing plugin is logged and neither stops the others nor breaks the caller.
+        """
+        hook = getattr(self.pm.hook, event)
+        kwargs["runtime"] = self
+        for impl in hook.get_hookimpls():
+            args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
+            try:
+                result = impl.function(**args)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                log.exception("plugin %s failed while handling event %s", impl.plugin_name, event)
+
+    async def call(self, hook_name: str, **kwargs: Any) -> list[Any]:
+        """Call hook ``hook_name`` with ``runtime=`` and ``kwargs``; await awaitable results.
+
+        Unlike :meth:`fire`, an exception propagates: for hooks whose answers matter
+        (``validate_upload``, ``actor_from_request``, ``permission_allowed``).
+        """
+        hook = getattr(self.pm.hook, hook_name)
+        results = []
+        for result in hook(runtime=self, **kwargs):
+            if inspect.isawaitable(result):
+                result = await result
+            results.append(result)
+        return results
+
+    def has_impls(self, hook_name: str) -> bool:
+        """Whether any plugin implements ``hook_name`` (asking pluggy is not free)."""
+        return bool(getattr(self.pm.hook, hook_name).get_hookimpls())
+
+    @property
+    def classifiers(self) -> list[Any]:
+        """The ``register_classifiers`` objects, collected once per process."""
+        if self._classifiers is None:
+            self._classifiers = [
+                c
+                for group in self.pm.hook.register_classifiers(settings=self.settings)
+                for c in group or []
+            ]
+        return self._classifiers
 
 
 def _not_available(key: str, kind: str, name: str, available: Any, pm: Any) -> ConfigError:

@@ -46,7 +46,7 @@ def register_commands(cli):
 
 
 @hookimpl
-def file_uploaded(app, file):
+def file_uploaded(runtime, file):
     with open(LOG, "a") as fh:
         fh.write(file.id + "\\n")
 '''

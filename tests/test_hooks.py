@@ -28,20 +28,20 @@ class Recorder:
         self.events = []
 
     @hookimpl
-    def file_uploaded(self, app, file):
+    def file_uploaded(self, runtime, file):
         self.events.append(("file_uploaded", file.id))
 
     @hookimpl
-    async def file_deleted(self, app, file, actor):
+    async def file_deleted(self, runtime, file, actor):
         await asyncio.sleep(0)
         self.events.append(("file_deleted", file.id, actor.id if actor else None))
 
     @hookimpl
-    def album_created(self, app, album):
+    def album_created(self, runtime, album):
         self.events.append(("album_created", album.id, album.title))
 
     @hookimpl
-    def file_moderated(self, app, file, action, actor):
+    def file_moderated(self, runtime, file, action, actor):
         self.events.append(("file_moderated", file.id, action, file.status))
 
 
@@ -81,7 +81,7 @@ class HeaderAuth:
     """Signs in whoever names an existing username in X-Test-User."""
 
     @hookimpl
-    async def actor_from_request(self, app, request):
+    async def actor_from_request(self, runtime, request):
         name = request.headers.get("x-test-user")
         return await User.get_or_none(username=name) if name else None
 
@@ -124,7 +124,7 @@ class OnlyLandscape:
     """Refuses portrait images."""
 
     @hookimpl
-    def validate_upload(self, app, user, file, info, path):
+    def validate_upload(self, runtime, user, file, info, path):
         assert path.exists() and user is not None
         return "portrait images are not accepted here" if info.height > info.width else None
 
@@ -149,7 +149,7 @@ def test_validate_upload(pichr_client, pichr_user):
 
 class Routes:
     @hookimpl
-    def register_routes(self, app):
+    def register_routes(self, runtime):
         async def hello(request):
             return json_response({"hello": request.args.get("name", "world")})
 

@@ -55,7 +55,7 @@ def test_changes_to_a_file_reach_file_invalidated(tmp_path):
         from pichr_appliance import hookimpl
 
         @hookimpl
-        async def file_invalidated(app, file_id):
+        async def file_invalidated(runtime, file_id):
             with open({str(log)!r}, "a") as fh:
                 fh.write(file_id + "\\n")
     """,

@@ -305,7 +305,7 @@ class ScorePlugin:
         return [RedClassifier()]
 
     @hookimpl
-    def report_created(self, app, report):
+    def report_created(self, runtime, report):
         EVENTS.append(report.id)
 
 

@@ -30,17 +30,17 @@ def configure_database(settings, config):
 
 
 @hookimpl
-async def startup(app):
-    EVENTS.append(("startup", app.ctx.storage.name))
+async def startup(runtime):
+    EVENTS.append(("startup", runtime.storage.name))
 
 
 @hookimpl
-def shutdown(app):
-    EVENTS.append(("shutdown", app.name))
+def shutdown(runtime):
+    EVENTS.append(("shutdown", runtime.settings.server.port > 0))
 
 
 @hookimpl
-def user_created(app, user):
+def user_created(runtime, user):
     EVENTS.append(("user_created", user.username))
 """
 
@@ -84,7 +84,7 @@ def test_single_file_plugin_hooks_run(tmp_path):
     assert events == [
         ("startup", "mirror"),
         ("user_created", "plugged"),
-        ("shutdown", "plugin_test"),
+        ("shutdown", True),
     ]
 
 
@@ -106,7 +106,7 @@ def test_misspelled_hook_is_refused(tmp_path):
         from pichr_appliance import hookimpl
 
         @hookimpl
-        def strtup(app):
+        def strtup(runtime):
             pass
     """,
     )
@@ -146,7 +146,7 @@ def test_failing_event_handler_does_not_break_signup(tmp_path):
         from pichr_appliance import hookimpl
 
         @hookimpl
-        def user_created(app, user):
+        def user_created(runtime, user):
             raise RuntimeError("webhook down")
     """,
     )

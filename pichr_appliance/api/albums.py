@@ -5,7 +5,6 @@ from __future__ import annotations
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, empty, json
 
-from ..plugins import fire_event
 from ..services import albums as albums_service
 from .context import authenticate, require_actor
 from .validation import json_object, paging
@@ -18,7 +17,7 @@ async def create(request: Request) -> HTTPResponse:
     """``POST /albums``: 201 Album; only the caller's own files (400 naming others)."""
     actor = await require_actor(request, "write")
     album = await albums_service.create(actor.user, json_object(request))
-    await fire_event(request.app.ctx.pm.hook.album_created, app=request.app, album=album)
+    await request.app.ctx.runtime.fire("album_created", album=album)
     settings = request.app.ctx.settings
     return json(await albums_service.owner_json(settings, album), status=201)
 

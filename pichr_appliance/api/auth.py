@@ -7,7 +7,6 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, empty, json
 
 from ..errors import ApiError, forbidden
-from ..plugins import fire_event
 from ..services import accounts, sessions
 from .context import require_actor
 from .validation import Body, parse
@@ -59,7 +58,7 @@ async def signup(request: Request) -> HTTPResponse:
         last_name=body.lastName,
         age_confirmed=body.ageConfirmed,
     )
-    await fire_event(ctx.pm.hook.user_created, app=request.app, user=user)
+    await ctx.runtime.fire("user_created", user=user)
     session = await sessions.start_session(
         ctx.settings, ctx.tokens, user, request.headers.get("user-agent", "")
     )

@@ -9,7 +9,6 @@ from sanic import Request
 
 from ..errors import ApiError, forbidden, unauthorized
 from ..models import User
-from ..plugins import call_async
 from ..security import looks_like_api_key
 from ..services import api_keys, sessions
 from ..timeutil import utcnow
@@ -47,11 +46,10 @@ async def authenticate(request: Request) -> Actor | None:
 
 
 async def _authenticate(request: Request) -> Actor | None:
-    app = request.app
-    hook = app.ctx.pm.hook.actor_from_request
+    rt = request.app.ctx.runtime
     # Asking pluggy when no plugin answers costs as much as the rest of serving an image.
-    if hook.get_hookimpls():
-        for result in await call_async(hook, app=app, request=request):
+    if rt.has_impls("actor_from_request"):
+        for result in await rt.call("actor_from_request", request=request):
             if isinstance(result, User):
                 _check_enabled(result)
                 return Actor(result, "plugin")
@@ -71,7 +69,7 @@ async def _authenticate(request: Request) -> Actor | None:
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_GRANULARITY:
             await type(key).filter(id=key.id).update(last_used_at=now)
         return Actor(key.user, "api_key", permissions=frozenset(key.permissions))
-    claims = app.ctx.tokens.decode_access(token)
+    claims = rt.tokens.decode_access(token)
     if claims is None or not await sessions.active_session(claims.session_id, claims.user_id):
         raise unauthorized("Invalid or expired token", "invalid_token")
     user = await User.get_or_none(id=claims.user_id)
@@ -123,11 +121,10 @@ async def require_role(request: Request, *roles: str) -> Actor:
 async def plugin_verdict(request: Request, actor: Actor, action: str) -> bool | None:
     """What ``permission_allowed`` implementations say: False if any forbids, True if
     any allows, None when none has an opinion (or none is installed)."""
-    app = request.app
-    hook = app.ctx.pm.hook.permission_allowed
-    if not hook.get_hookimpls():
+    rt = request.app.ctx.runtime
+    if not rt.has_impls("permission_allowed"):
         return None
-    results = await call_async(hook, app=app, actor=actor, action=action, resource=request.path)
+    results = await rt.call("permission_allowed", actor=actor, action=action, resource=request.path)
     if any(r is False for r in results):
         return False
     if any(r is True for r in results):

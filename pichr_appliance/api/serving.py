@@ -53,7 +53,7 @@ class _Meta:
 async def _load(request: Request, file_id: str) -> tuple[_Meta, bool]:
     """The file's metadata and whether it may be cached publicly; 404/410/403 per the rules."""
     rt = request.app.ctx.runtime
-    cache = request.app.ctx.hotcache
+    cache = request.app.ctx.runtime.hotcache
     meta = cache.get_meta(file_id)
     if meta is None:
         file = await File.get_or_none(id=file_id)
@@ -136,7 +136,7 @@ async def _variant(rt, file: File, params: dict) -> tuple[str, str, int]:
     name = f"{params['w'] or 0}x{params['h'] or 0}-{params['fit']}.{fmt}"
     key = files_service.variant_prefix(file.id) + name
     mime = imaging.VARIANT_FORMATS[fmt][1]
-    cache = rt.extras["hotcache"]
+    cache = rt.hotcache
     size = cache.get_variant(key)
     if size is None:
         size = await rt.storage.size(key)
@@ -210,7 +210,7 @@ async def serve_image(request: Request, name: str) -> HTTPResponse:
         headers["Content-Disposition"] = f'attachment; filename="{safe}"'
     if _not_modified(request, etag, modified):
         return empty(status=304, headers=headers)
-    counters = request.app.ctx.counters
+    counters = request.app.ctx.runtime.counters
     if request.method == "GET":
         (counters.download if download else counters.view)(file.id)
     if rt.storage.redirects:
@@ -232,7 +232,7 @@ async def serve_image(request: Request, name: str) -> HTTPResponse:
     if request.method == "HEAD":
         return HTTPResponse(status=status, headers=headers, content_type=mime)
 
-    cache = request.app.ctx.hotcache
+    cache = request.app.ctx.runtime.hotcache
     if size <= cache.object_max:
         # Small objects are served from memory once read: no file I/O per request.
         data = cache.get_object(key)

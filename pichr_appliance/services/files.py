@@ -146,12 +146,11 @@ def forget(rt: Any, file_id: str) -> None:
     plugins (``file_invalidated``) so that other processes can drop theirs."""
     if rt is None:
         return
-    cache = rt.extras.get("hotcache")
-    if cache is not None:
-        cache.forget(file_id)
+    rt.hotcache.forget(file_id)
+    given = {"runtime": rt, "file_id": file_id}
     for impl in rt.pm.hook.file_invalidated.get_hookimpls():
         try:
-            result = impl.function(app=rt.app, file_id=file_id)
+            result = impl.function(**{k: v for k, v in given.items() if k in impl.argnames})
             if inspect.isawaitable(result):
                 task = asyncio.ensure_future(result)
                 _pending.add(task)
@@ -189,7 +188,6 @@ async def delete_file(
     Retrying on a missing record is a no-op.
     """
     from ..models import Album
-    from ..plugins import fire_event
 
     if bytes_first:
         await delete_bytes(rt, file)
@@ -202,7 +200,7 @@ async def delete_file(
         await add_usage(file.owner_id, -file.bytes, -1)
     if not bytes_first:
         await delete_bytes(rt, file)
-    await fire_event(rt.pm.hook.file_deleted, app=rt.app, file=file, actor=actor)
+    await rt.fire("file_deleted", file=file, actor=actor)
 
 
 SORTS = {"created": "created_at", "-created": "-created_at", "views": "-view_count"}

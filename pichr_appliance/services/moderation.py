@@ -14,7 +14,6 @@ from tortoise.transactions import in_transaction
 
 from ..errors import bad_request, conflict, forbidden, not_found
 from ..models import Album, File, Report, User, is_id
-from ..plugins import fire_event
 from ..security import new_id
 from ..timeutil import iso, utcnow
 from . import accounts, albums, audit
@@ -125,13 +124,11 @@ async def create_report(
                 "held until a moderator decides",
                 {"reportId": report.id},
             )
-    await fire_event(rt.pm.hook.report_created, app=rt.app, report=report)
+    await rt.fire("report_created", report=report)
     if reason == "csam" and target_type == "file":
         held = await File.get_or_none(id=target_id)
         if held is not None:
-            await fire_event(
-                rt.pm.hook.file_moderated, app=rt.app, file=held, action="hold", actor=None
-            )
+            await rt.fire("file_moderated", file=held, action="hold", actor=None)
     return report
 
 
@@ -176,7 +173,7 @@ async def after_classification(rt: Any, file: File) -> None:
                 file.id,
                 data={"reportId": report.id, "nsfwScore": score},
             )
-            await fire_event(rt.pm.hook.report_created, app=rt.app, report=report)
+            await rt.fire("report_created", report=report)
 
 
 def _check_status(status: str) -> str:
@@ -334,9 +331,7 @@ async def resolve(
     if isinstance(target, File):
         files_service.forget(rt, target.id)
         await target.refresh_from_db()
-        await fire_event(
-            rt.pm.hook.file_moderated, app=rt.app, file=target, action=action, actor=operator
-        )
+        await rt.fire("file_moderated", file=target, action=action, actor=operator)
     await report.refresh_from_db()
     return report
 

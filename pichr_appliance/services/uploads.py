@@ -18,7 +18,6 @@ from tortoise.transactions import in_transaction
 from .. import imaging
 from ..errors import ApiError, bad_request, conflict, not_found
 from ..models import VISIBILITIES, Album, File, Upload, User, is_id
-from ..plugins import call_async, fire_event
 from ..security import file_size_and_sha256, new_id
 from ..timeutil import iso, utcnow
 from . import files as files_service
@@ -345,7 +344,7 @@ async def process(rt: Any, upload: Upload, path: Path, total: int, sha: str) -> 
     # A request may have cached the file as pending (404) in this worker.
     files_service.forget(rt, file.id)
     await moderation.after_classification(rt, file)
-    await fire_event(rt.pm.hook.file_uploaded, app=rt.app, file=file)
+    await rt.fire("file_uploaded", file=file)
     return file
 
 
@@ -378,10 +377,10 @@ async def _find_duplicate(file: File, sha: str, phash: str) -> str | None:
 
 async def _plugin_validation(rt: Any, owner: Any, file: File, info: Any, path: Path) -> None:
     """400 ``upload_rejected`` with the first reason a ``validate_upload`` plugin gives."""
-    hook = rt.pm.hook.validate_upload
-    if not hook.get_hookimpls():
+    if not rt.has_impls("validate_upload"):
         return
-    for reason in await call_async(hook, app=rt.app, user=owner, file=file, info=info, path=path):
+    reasons = await rt.call("validate_upload", user=owner, file=file, info=info, path=path)
+    for reason in reasons:
         if reason:
             raise ApiError(400, "upload_rejected", str(reason))
 
@@ -393,13 +392,7 @@ async def classify(rt: Any, path: Path) -> float | None:
     ``score`` runs in a worker thread so that inference never blocks the event loop;
     an ``async def score`` is awaited. A failing classifier is logged and ignored.
     """
-    classifiers = rt.extras.get("classifiers")
-    if classifiers is None:
-        classifiers = rt.extras["classifiers"] = [
-            c
-            for group in rt.pm.hook.register_classifiers(settings=rt.settings)
-            for c in group or []
-        ]
+    classifiers = rt.classifiers
     scores = []
     loop = asyncio.get_running_loop()
     for classifier in classifiers:

@@ -21,17 +21,17 @@ ACTIVE_NAME = "pichr_auth_proxy.active"
 
 
 @hookimpl
-def startup(app: Any) -> None:
+def startup(runtime: Any) -> None:
     """Check the settings and, when enabled, register the ``actor_from_request`` hook.
 
     Registered here rather than declared on the module so that an installed but unused
     plugin costs nothing: the core skips the hook entirely when nobody implements it.
     """
-    config = auth_proxy_config(app.ctx.settings)
-    pm = app.ctx.pm
+    config = auth_proxy_config(runtime.settings)
+    pm = runtime.pm
     if not config.enabled or pm.has_plugin(ACTIVE_NAME):
         return
-    if not app.ctx.settings.server.trusted_proxies:
+    if not runtime.settings.server.trusted_proxies:
         log.warning(
             "plugin.auth_proxy is enabled but server.trusted_proxies is empty: "
             "%s headers will be ignored; list your proxy's address there",

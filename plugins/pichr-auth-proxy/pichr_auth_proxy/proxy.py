@@ -8,7 +8,6 @@ from typing import Any
 from pichr_appliance import hookimpl
 from pichr_appliance.errors import ApiError
 from pichr_appliance.models import User
-from pichr_appliance.plugins import fire_event
 from pichr_appliance.services import accounts, audit
 
 # The same address checks as the rate limiter's, so that one setting
@@ -51,9 +50,9 @@ class AuthProxy:
         self.config = config
 
     @hookimpl
-    async def actor_from_request(self, app: Any, request: Any) -> User | None:
+    async def actor_from_request(self, runtime: Any, request: Any) -> User | None:
         """The account named by the user header when the peer is a trusted proxy."""
-        settings = app.ctx.settings
+        settings = runtime.settings
         if not peer_is_trusted(request, settings.server.trusted_proxies):
             return None  # anyone could have written these headers
         cfg = self.config
@@ -71,7 +70,7 @@ class AuthProxy:
 
         user = await User.get_or_none(username_key=name.lower())
         if user is None:
-            user = await self._create(app, name, email, groups)
+            user = await self._create(runtime, name, email, groups)
         if user.disabled:
             return user  # the core refuses it (403 account_disabled)
         if cfg.manages_roles:
@@ -84,7 +83,7 @@ class AuthProxy:
                 )
         return user
 
-    async def _create(self, app: Any, name: str, email: str | None, groups: set[str]) -> User:
+    async def _create(self, runtime: Any, name: str, email: str | None, groups: set[str]) -> User:
         cfg = self.config
         if not cfg.create_users:
             raise refused(f"no account named {name!r}", "unknown_user")
@@ -93,8 +92,8 @@ class AuthProxy:
             # No password: the account signs in only through the proxy (the core treats
             # a missing hash as one that no password matches) until an admin sets one.
             user = await accounts.create_user(
-                app.ctx.settings,
-                app.ctx.passwords,
+                runtime.settings,
+                runtime.passwords,
                 email=email or f"{name.lower()}@{cfg.email_domain}",
                 username=name,
                 password=None,
@@ -110,5 +109,5 @@ class AuthProxy:
             return user
         log.info("auth-proxy: created account %s (%s, role %s)", user.username, user.id, role)
         await audit.record(OPERATOR, "create_user", "user", user.id, data={"role": role})
-        await fire_event(app.ctx.pm.hook.user_created, app=app, user=user)
+        await runtime.fire("user_created", user=user)
         return user

@@ -26,7 +26,7 @@ class Signups:
         self.names = []
 
     @hookimpl
-    def user_created(self, app, user):
+    def user_created(self, runtime, user):
         self.names.append(user.username)
 
 

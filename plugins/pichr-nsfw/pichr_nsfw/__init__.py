@@ -31,7 +31,7 @@ def register_classifiers(settings: Any) -> list[OpenNsfwClassifier]:
 
 
 @hookimpl
-def startup(app: Any) -> None:
+def startup(runtime: Any) -> None:
     """Check ``[plugin.nsfw]`` when a worker starts, so a typo stops the server at once
     rather than failing the first upload."""
-    nsfw_config(app.ctx.settings)
+    nsfw_config(runtime.settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import Any
 
 from pichr_appliance import hookimpl
@@ -23,29 +24,34 @@ def register_rate_limit_stores(settings: Any) -> list[type]:
     return [RedisRateLimitStore]
 
 
+# The invalidation channel of each running appliance in this process (one, but tests
+# run several); CLI commands have none, and their changes reach others by the TTL.
+_channels: weakref.WeakKeyDictionary[Any, Invalidation] = weakref.WeakKeyDictionary()
+
+
 @hookimpl
-async def startup(app: Any) -> None:
+async def startup(runtime: Any) -> None:
     """Listen for other instances' invalidations when ``plugin.redis.url`` is set."""
-    config = redis_config(app.ctx.settings)
+    config = redis_config(runtime.settings)
     if config is None:
         return
-    channel = Invalidation(config, app.ctx.hotcache)
+    channel = Invalidation(config, runtime.hotcache)
     await channel.start()
-    app.ctx.redis_invalidation = channel
+    _channels[runtime] = channel
 
 
 @hookimpl
-async def shutdown(app: Any) -> None:
+async def shutdown(runtime: Any) -> None:
     """Stop listening."""
-    channel = getattr(app.ctx, "redis_invalidation", None)
+    channel = _channels.pop(runtime, None)
     if channel is not None:
         await channel.stop()
 
 
 @hookimpl
-def file_invalidated(app: Any, file_id: str) -> Any:
+def file_invalidated(runtime: Any, file_id: str) -> Any:
     """Tell the other instances to drop ``file_id`` from their caches."""
-    channel = getattr(app.ctx, "redis_invalidation", None) if app is not None else None
+    channel = _channels.get(runtime)
     if channel is None:
         return None
     return channel.publish(file_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from typing import Any
 
 from pichr_appliance import hookimpl
@@ -35,19 +36,16 @@ __all__ = [
 ]
 log = logging.getLogger("pichr_webhooks")
 
-# The settings of the last database this process configured: event hooks fired by CLI
-# commands get no app (and so no settings), but the database they write to was opened
-# with these.
-_process_settings: Any = None
+# The delivery worker of each running server in this process (tests run several);
+# events fired by CLI commands find none and are delivered by a server's worker later.
+_workers: weakref.WeakKeyDictionary[Any, tuple[Worker, asyncio.Task]] = weakref.WeakKeyDictionary()
 
 
 @hookimpl
 def configure_database(settings: Any, config: dict) -> None:
     """Add the outbox (its own Tortoise app and migrations) when endpoints are set."""
-    global _process_settings
     if webhooks_config(settings) is None:
         return
-    _process_settings = settings
     config["apps"][APP_LABEL] = {
         "models": ["pichr_webhooks.models"],
         "default_connection": "default",
@@ -55,77 +53,73 @@ def configure_database(settings: Any, config: dict) -> None:
     }
 
 
-def _settings_of(app: Any) -> Any:
-    return app.ctx.settings if app is not None else _process_settings
-
-
-async def _queue(app: Any, event: str, **kw: Any) -> None:
-    settings = _settings_of(app)
-    config = webhooks_config(settings) if settings is not None else None
+async def _queue(runtime: Any, event: str, **kw: Any) -> None:
+    config = webhooks_config(runtime.settings)
     if config is None:
         return
-    if await enqueue(config, event, event_data(settings, event, **kw)):
-        worker = getattr(app.ctx, "webhooks_worker", None) if app is not None else None
-        if worker is not None:
-            worker.wake.set()
+    if await enqueue(config, event, event_data(runtime.settings, event, **kw)):
+        running = _workers.get(runtime)
+        if running is not None:
+            running[0].wake.set()
 
 
 @hookimpl
-async def startup(app: Any) -> None:
+async def startup(runtime: Any) -> None:
     """Start this process's delivery worker when endpoints are configured."""
-    config = webhooks_config(app.ctx.settings)
+    config = webhooks_config(runtime.settings)
     if config is None:
         return
-    worker = app.ctx.webhooks_worker = Worker(config)
-    app.ctx.webhooks_task = asyncio.get_running_loop().create_task(worker.run())
+    worker = Worker(config)
+    _workers[runtime] = (worker, asyncio.get_running_loop().create_task(worker.run()))
 
 
 @hookimpl
-async def shutdown(app: Any) -> None:
+async def shutdown(runtime: Any) -> None:
     """Stop the worker; rows it had claimed are retried when their lease runs out."""
-    task = getattr(app.ctx, "webhooks_task", None)
-    if task is None:
+    running = _workers.pop(runtime, None)
+    if running is None:
         return
+    worker, task = running
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-    await app.ctx.webhooks_worker.close()
+    await worker.close()
 
 
 @hookimpl
-async def file_uploaded(app: Any, file: Any) -> None:
+async def file_uploaded(runtime: Any, file: Any) -> None:
     """Queue ``file_uploaded``."""
-    await _queue(app, "file_uploaded", file=file)
+    await _queue(runtime, "file_uploaded", file=file)
 
 
 @hookimpl
-async def file_deleted(app: Any, file: Any, actor: Any) -> None:
+async def file_deleted(runtime: Any, file: Any, actor: Any) -> None:
     """Queue ``file_deleted``."""
-    await _queue(app, "file_deleted", file=file, actor=actor)
+    await _queue(runtime, "file_deleted", file=file, actor=actor)
 
 
 @hookimpl
-async def file_moderated(app: Any, file: Any, action: str, actor: Any) -> None:
+async def file_moderated(runtime: Any, file: Any, action: str, actor: Any) -> None:
     """Queue ``file_moderated``."""
-    await _queue(app, "file_moderated", file=file, action=action, actor=actor)
+    await _queue(runtime, "file_moderated", file=file, action=action, actor=actor)
 
 
 @hookimpl
-async def report_created(app: Any, report: Any) -> None:
+async def report_created(runtime: Any, report: Any) -> None:
     """Queue ``report_created``."""
-    await _queue(app, "report_created", report=report)
+    await _queue(runtime, "report_created", report=report)
 
 
 @hookimpl
-async def user_created(app: Any, user: Any) -> None:
+async def user_created(runtime: Any, user: Any) -> None:
     """Queue ``user_created``."""
-    await _queue(app, "user_created", user=user)
+    await _queue(runtime, "user_created", user=user)
 
 
 @hookimpl
-async def album_created(app: Any, album: Any) -> None:
+async def album_created(runtime: Any, album: Any) -> None:
     """Queue ``album_created``."""
-    await _queue(app, "album_created", album=album)
+    await _queue(runtime, "album_created", album=album)
 
 
 @hookimpl

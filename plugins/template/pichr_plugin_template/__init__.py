@@ -32,17 +32,17 @@ def template_config(settings: Any) -> dict[str, Any]:
 
 
 @hookimpl
-def startup(app: Any) -> None:
+def startup(runtime: Any) -> None:
     """Check the settings when the server starts, so that a typo stops it at once."""
-    template_config(app.ctx.settings)
+    template_config(runtime.settings)
 
 
 @hookimpl
-def register_routes(app: Any) -> list[tuple]:
+def register_routes(runtime: Any) -> list[tuple]:
     """``GET /-/pichr_plugin_template/hello?name=you``: a greeting (no sign-in needed)."""
 
     async def hello(request: Any) -> Any:
-        greeting = template_config(request.app.ctx.settings)["greeting"]
+        greeting = template_config(runtime.settings)["greeting"]
         name = request.args.get("name", "world")[:100]
         return json({"message": f"{greeting}, {name}!"})
 
@@ -50,11 +50,9 @@ def register_routes(app: Any) -> list[tuple]:
 
 
 @hookimpl
-def validate_upload(app: Any, info: Any) -> str | None:
+def validate_upload(runtime: Any, info: Any) -> str | None:
     """Refuse images smaller than ``min_side`` pixels on a side (None accepts)."""
-    if app is None:  # a CLI import: no server settings at hand, accept
-        return None
-    min_side = template_config(app.ctx.settings)["min_side"]
+    min_side = template_config(runtime.settings)["min_side"]
     if min_side and min(info.width, info.height) < min_side:
         return f"images must be at least {min_side} pixels on each side"
     return None
