@@ -28,7 +28,6 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
 
     from ..app import LOG_FORMAT, create_app
     from ..db import run_migrations
-    from ..plugins import get_plugin_manager
     from ..runtime import check_storage
 
     settings = settings_from(ctx)
@@ -43,11 +42,14 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     logging.getLogger("sanic").propagate = False  # Sanic prints its own lines already
     with config_errors():
         ensure_data_dir(settings)
-        pm = get_plugin_manager(settings)
-        asyncio.run(run_migrations(settings, pm))
-        asyncio.run(check_storage(settings, pm))
+        # The primary app (built here, in the parent) brings the parent's only plugin
+        # manager: migrations and the storage check reuse it. Each worker process builds
+        # its own app, and so its own manager, through the same factory (TRAPS.md #5).
         loader = AppLoader(factory=functools.partial(create_app, settings))
         app = loader.load()
+        pm = app.ctx.runtime.pm
+        asyncio.run(run_migrations(settings, pm))
+        asyncio.run(check_storage(settings, pm))
         asyncio.run(_preflight(app))
     app.prepare(
         host=settings.server.host,
