@@ -7,27 +7,23 @@ them. The helpers plugin commands use (``common_options``, ``settings_from``,
 
 from __future__ import annotations
 
-import logging
 import multiprocessing
 
 import click
 
 from .. import __version__
-from ..config import load_settings
 from .common import State, common_options, emit, run_with_db, settings_from
 from .configuration import config_group
 from .moderation import moderate, stats
 from .ops import OPS_COMMANDS
-from .plugins import plugins_command
+from .plugins import PluginCommandsGroup, plugins_command
 from .serve import migrate, serve
 from .users import user
 
 __all__ = ["State", "cli", "common_options", "emit", "main", "run_with_db", "settings_from"]
 
-log = logging.getLogger("pichr_appliance")
 
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=PluginCommandsGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="pichr-appliance")
 @common_options
 @click.pass_context
@@ -49,19 +45,7 @@ for command in [
     cli.add_command(command)
 
 
-def _load_plugin_commands() -> None:
-    """Let plugins add commands; a bad configuration must not break ``--help``."""
-    try:
-        from ..plugins import get_plugin_manager
-
-        settings = load_settings()
-        get_plugin_manager(settings).hook.register_commands(cli=cli)
-    except Exception as exc:  # pragma: no cover - reported, never fatal for the CLI
-        log.debug("plugin commands not loaded: %s", exc)
-
-
 def main() -> None:
     """Console-script entry point."""
     multiprocessing.freeze_support()
-    _load_plugin_commands()
     cli(prog_name="pichr-appliance")
