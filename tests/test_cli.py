@@ -140,3 +140,24 @@ def test_long_account_names_are_not_found_not_a_crash(run):
     assert r.exit_code == 1 and "not found" in r.output
     r = run("user", "disable", "u" * 60)
     assert r.exit_code == 1 and "not found" in r.output
+
+
+def test_cli_modules_import_only_common():
+    """No import loop: command modules share cli/common.py, which imports none of them;
+    only cli/__init__.py assembles the groups."""
+    import ast
+    from pathlib import Path
+
+    import pichr_appliance.cli as package
+
+    folder = Path(package.__file__).parent
+    for path in folder.glob("*.py"):
+        if path.name == "__init__.py":
+            continue
+        siblings = {
+            node.module
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.ImportFrom) and node.level == 1
+        }
+        allowed = set() if path.name == "common.py" else {"common"}
+        assert siblings <= allowed, f"{path.name} imports {siblings - allowed}"

@@ -3,28 +3,9 @@ the shell, recorded in the same audit log as the API with the operator as the ac
 
 from __future__ import annotations
 
-import getpass
-
 import click
 
-from .cli import common_options, emit, run_with_db, settings_from
-
-
-def operator_name() -> str:
-    """The person at the shell, for the audit log."""
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name (containers): still say it came from the CLI
-        return "operator"
-
-
-def operator_option(fn):
-    """``--operator NAME``: who is acting (default: the login name)."""
-    return click.option(
-        "--operator",
-        default=None,
-        help="Name recorded in the audit log (default: your login name).",
-    )(fn)
+from .common import common_options, emit, operator_name, operator_option, run_with_db, settings_from
 
 
 @click.group()
@@ -43,7 +24,7 @@ def moderate() -> None:
 @click.pass_context
 def list_(ctx, status, limit, offset, as_json):
     """The queue: reports grouped by target, oldest first."""
-    from .services import moderation
+    from ..services import moderation
 
     settings = settings_from(ctx)
 
@@ -85,7 +66,7 @@ def list_(ctx, status, limit, offset, as_json):
 @click.pass_context
 def show(ctx, report_id, as_json):
     """A report with its target and every report on the same target."""
-    from .services import moderation
+    from ..services import moderation
 
     settings = settings_from(ctx)
 
@@ -134,8 +115,8 @@ def show(ctx, report_id, as_json):
 @click.pass_context
 def resolve(ctx, report_id, action, note, ban, operator, as_json):
     """Decide a report; every open report on the same target is closed with it."""
-    from .services import moderation
-    from .services.audit import Operator
+    from ..services import moderation
+    from ..services.audit import Operator
 
     settings = settings_from(ctx)
     who = Operator.cli(operator or operator_name())
@@ -162,7 +143,7 @@ def resolve(ctx, report_id, action, note, ban, operator, as_json):
 @click.pass_context
 def audit_log(ctx, target_id, limit, as_json):
     """The audit log, newest first."""
-    from .services import audit
+    from ..services import audit
 
     settings = settings_from(ctx)
 
@@ -186,7 +167,7 @@ def audit_log(ctx, target_id, limit, as_json):
 @click.pass_context
 def stats(ctx, as_json):
     """Site figures: accounts, files, stored bytes, albums, open reports."""
-    from .services import admin
+    from ..services import admin
 
     settings = settings_from(ctx)
 

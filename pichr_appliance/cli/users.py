@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .cli import common_options, emit, run_with_db, settings_from
-from .models import ROLES
+from ..models import ROLES
+from .common import common_options, emit, operator_name, run_with_db, settings_from
 
 
 @click.group()
@@ -35,7 +35,7 @@ def create(
     ctx, email, username, password, role, plan, first_name, last_name, age_confirmed, as_json
 ):
     """Create an account."""
-    from .services import accounts
+    from ..services import accounts
 
     settings = settings_from(ctx)
 
@@ -70,12 +70,12 @@ def create(
 @click.pass_context
 def list_(ctx, q, limit, offset, as_json):
     """List accounts."""
-    from .services import accounts
+    from ..services import accounts
 
     settings = settings_from(ctx)
 
     async def go(rt):
-        from .services import admin
+        from ..services import admin
 
         users, total = await admin.list_users(q=q, limit=limit, offset=offset)
         return {
@@ -110,9 +110,8 @@ def list_(ctx, q, limit, offset, as_json):
 def _change(ctx, ref: str, changes: dict, describe) -> None:
     """Apply ``changes`` to account ``ref`` through the admin service (audited as the
     operator at the shell), and print ``describe(user)``."""
-    from .cli_moderation import operator_name
-    from .services import accounts, admin
-    from .services.audit import Operator
+    from ..services import accounts, admin
+    from ..services.audit import Operator
 
     settings = settings_from(ctx)
 
@@ -177,7 +176,7 @@ def reset_password(ctx, ref, password):
     settings = settings_from(ctx)
 
     async def go(rt):
-        from .services import accounts
+        from ..services import accounts
 
         u = await accounts.set_password(rt.passwords, await accounts.get_user(ref), password)
         return f"password of {u.username} changed; sessions ended"
@@ -197,9 +196,8 @@ def delete(ctx, ref, yes):
         click.confirm(f"Delete account {ref} and everything it owns?", abort=True)
 
     async def go(rt):
-        from .cli_moderation import operator_name
-        from .services import accounts
-        from .services.audit import Operator
+        from ..services import accounts
+        from ..services.audit import Operator
 
         u = await accounts.get_user(ref)
         await accounts.delete_account(rt, u, Operator.cli(operator_name()))

@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
-from .cli import State, common_options, emit, run_with_db, settings_from
-from .models import VISIBILITIES
+from ..models import VISIBILITIES
+from .common import State, common_options, emit, run_with_db, settings_from
 
 
 class Progress:
@@ -66,7 +66,7 @@ def progress(label: str, enabled: bool = True) -> Iterator[Progress]:
 def backup(ctx: click.Context, dest: Path, as_json: bool) -> None:
     """Write a consistent backup to DEST (a new folder, or a .tar/.tar.gz file) while
     the server keeps running: database snapshot, stored objects, secret and config."""
-    from .services import backup as backup_service
+    from ..services import backup as backup_service
 
     settings = settings_from(ctx)
     config_file = ctx.ensure_object(State).config
@@ -107,7 +107,7 @@ def restore(ctx: click.Context, src: Path, force: bool, as_json: bool) -> None:
     """Restore the backup SRC into the data directory (which must be empty, unless
     --force). Every checksum is verified before anything is written. Stop the server
     that uses the data directory first."""
-    from .services import backup as backup_service
+    from ..services import backup as backup_service
 
     settings = settings_from(ctx)
     try:
@@ -183,8 +183,8 @@ def import_(
     where it stopped, without duplicates. Without --user, the files go to the only
     admin account.
     """
-    from .errors import ApiError
-    from .services import importer
+    from ..errors import ApiError
+    from ..services import importer
 
     settings = settings_from(ctx)
     try:
@@ -231,9 +231,9 @@ def import_(
 
 
 async def _owner(ref: str | None) -> Any:
-    from .errors import bad_request
-    from .models import User
-    from .services import accounts
+    from ..errors import bad_request
+    from ..models import User
+    from ..services import accounts
 
     if ref:
         return await accounts.get_user(ref)
@@ -254,7 +254,7 @@ async def _owner(ref: str | None) -> Any:
 def gc(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
     """Remove expired files, stale uploads and orphaned objects; report (and mark
     failed) records whose bytes are missing."""
-    from .services import gc as gc_service
+    from ..services import gc as gc_service
 
     settings = settings_from(ctx)
 
@@ -278,7 +278,7 @@ def gc(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
 def doctor(ctx: click.Context, as_json: bool) -> None:
     """Check the configuration, the data directory, free disk, the database and the
     plugins, and say what to fix. Exit status 1 when something must be fixed."""
-    from .services import doctor as doctor_service
+    from ..services import doctor as doctor_service
 
     try:
         settings = ctx.ensure_object(State).settings()
@@ -324,8 +324,8 @@ def sharex(ctx: click.Context, user_ref: str, api_key: str | None, output: Path 
     (a new one unless --key is given). Set server.public_url first."""
     import json
 
-    from .services import accounts
-    from .services import integrations as integrations_service
+    from ..services import accounts
+    from ..services import integrations as integrations_service
 
     settings = settings_from(ctx)
 

@@ -1,0 +1,92 @@
+"""``pichr-appliance serve`` and ``migrate``: run the HTTP server, update the schema."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import sys
+from typing import Any
+
+import click
+
+from .. import __version__
+from ..config import ensure_data_dir
+from .common import common_options, config_errors, settings_from
+
+
+@click.command()
+@common_options
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default 8787).")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Worker processes.")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None) -> None:
+    """Run the HTTP server (migrations are applied first)."""
+    from sanic import Sanic
+    from sanic.worker.loader import AppLoader
+
+    from ..app import LOG_FORMAT, create_app
+    from ..db import run_migrations
+    from ..runtime import check_storage
+
+    settings = settings_from(ctx)
+    if host is not None:
+        settings.server.host = host
+    if port is not None:
+        settings.server.port = port
+    if workers is not None:
+        settings.server.workers = workers
+
+    logging.basicConfig(level=settings.server.log_level.upper(), format=LOG_FORMAT)
+    logging.getLogger("sanic").propagate = False  # Sanic prints its own lines already
+    with config_errors():
+        ensure_data_dir(settings)
+        # The primary app (built here, in the parent) brings the parent's only plugin
+        # manager: migrations and the storage check reuse it. Each worker process builds
+        # its own app, and so its own manager, through the same factory (TRAPS.md #5).
+        loader = AppLoader(factory=functools.partial(create_app, settings))
+        app = loader.load()
+        pm = app.ctx.runtime.pm
+        asyncio.run(run_migrations(settings, pm))
+        asyncio.run(check_storage(settings, pm))
+        asyncio.run(_preflight(app))
+    app.prepare(
+        host=settings.server.host,
+        port=settings.server.port,
+        workers=settings.server.workers,
+        motd=False,
+        access_log=False,
+        single_process=False,
+    )
+    click.echo(
+        f"pichr-appliance {__version__} serving {settings.public_url} "
+        f"(listening on {settings.server.host}:{settings.server.port}, "
+        f"{settings.server.workers} worker(s), data in {settings.data_path}, "
+        f"storage {settings.storage.backend}, database {settings.database_url.split(':')[0]})"
+    )
+    sys.stdout.flush()
+    Sanic.serve(primary=app, app_loader=loader)
+
+
+async def _preflight(app: Any) -> None:
+    """Open and close what the workers will need, so that a wrong setting stops
+    ``serve`` with one line here instead of a traceback in every worker."""
+    store = app.ctx.rate_limiter.store
+    await store.startup()
+    await store.shutdown()
+
+
+@click.command()
+@common_options
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Apply pending database migrations."""
+    from ..db import run_migrations
+    from ..plugins import get_plugin_manager
+
+    settings = settings_from(ctx)
+    with config_errors():
+        ensure_data_dir(settings)
+        asyncio.run(run_migrations(settings, get_plugin_manager(settings)))
+    click.echo("migrations applied")
