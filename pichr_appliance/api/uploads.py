@@ -10,6 +10,7 @@ from sanic.response import HTTPResponse, empty, json
 from .. import imaging
 from ..errors import ApiError, not_found, unauthorized
 from ..models import File, User, is_id
+from ..schemas.common import validate
 from ..schemas.files import FileOut
 from ..schemas.uploads import (
     DirectUpload,
@@ -29,7 +30,7 @@ from ..services import files as files_service
 from ..services import ingest, multipart, uploads
 from .context import authenticate, require_actor
 from .operations import RAW, operation
-from .validation import parse
+from .validation import json_object, parse
 
 bp = Blueprint("uploads", url_prefix="/api/v1/upload")
 
@@ -52,8 +53,11 @@ async def _uploader(request: Request) -> User | None:
 )  # fmt: skip
 async def presign(request: Request) -> HTTPResponse:
     user = await _uploader(request)
-    body = parse(request, PresignRequest)
+    raw = json_object(request)
+    # Counted before the fields are checked, as an upload attempt: a client cannot probe
+    # past its hourly allowance with bodies that fail validation.
     await request.app.ctx.rate_limiter.upload_started(request, user)
+    body = validate(PresignRequest, raw)
     return json(await uploads.presign(request.app.ctx.runtime, user, body), status=201)
 
 
@@ -200,8 +204,11 @@ async def _multipart_upload(request: Request, upload_id: str):
 )  # fmt: skip
 async def multipart_init(request: Request) -> HTTPResponse:
     user = await _uploader(request)
-    body = parse(request, MultipartInitRequest)
+    raw = json_object(request)
+    # Counted before the fields are checked, as an upload attempt: a client cannot probe
+    # past its hourly allowance with bodies that fail validation.
     await request.app.ctx.rate_limiter.upload_started(request, user)
+    body = validate(MultipartInitRequest, raw)
     return json(await multipart.init(request.app.ctx.runtime, user, body), status=201)
 
 
