@@ -15,6 +15,7 @@ from . import __version__
 from .api import BLUEPRINTS
 from .api.context import authenticate
 from .api.cors import Cors
+from .api.operations import check_response
 from .config import Settings
 from .db import close_db, init_db
 from .errors import ApiError, handle_exception
@@ -144,4 +145,6 @@ def create_app(
         if cors.enabled:
             cors.decorate(request, response)
 
+    if settings.server.check_responses:
+        app.on_response(check_response)  # every JSON answer against its declaration
     return app

@@ -44,6 +44,8 @@ class ServerSettings(_Section):
     max_json_bytes: int = Field(1_048_576, ge=1024)
     request_timeout: int = Field(60, ge=1)
     log_level: str = "INFO"
+    # Validate every JSON answer against its declared model (tests; costs CPU).
+    check_responses: bool = False
 
 
 class DatabaseSettings(_Section):

@@ -62,7 +62,8 @@ def make_settings(data_dir: Path, extra: dict[str, Any] | None = None, **kwargs:
     """
     from .config import load_settings
 
-    tree: dict[str, Any] = {"auth": dict(FAST_HASHING)}
+    # Every answer of the suite is checked against its operation's declared model.
+    tree: dict[str, Any] = {"auth": dict(FAST_HASHING), "server": {"check_responses": True}}
     for section, values in (extra or {}).items():
         if isinstance(values, dict):
             tree.setdefault(section, {}).update(values)

@@ -84,7 +84,7 @@ def test_one_request_upload_checks_like_presign(pichr_client, pichr_user):
     r = pichr_client.post(
         "/api/v1/upload", params={"visibility": "secret"}, headers=headers, content=data
     )
-    assert r.status == 400 and r.json["code"] == "invalid_visibility"
+    assert r.status == 400 and r.json["code"] == "validation_error"
     # A body of unknown length (chunked) is refused before anything is stored.
 
     async def chunked():

@@ -2,46 +2,35 @@
 
 from __future__ import annotations
 
-from pydantic import Field, StrictBool, StrictStr
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, empty, json
 
 from ..errors import ApiError, forbidden
+from ..schemas.auth import (
+    AuthResult,
+    LoginBody,
+    ProfileBody,
+    RefreshBody,
+    SessionOut,
+    SessionResult,
+    SignupBody,
+    UserResult,
+)
 from ..services import accounts, sessions
 from .context import require_actor
-from .validation import Body, parse
+from .operations import operation
+from .validation import parse
 
 bp = Blueprint("auth", url_prefix="/api/v1/auth")
 
 
-class SignupBody(Body):
-    email: StrictStr = Field(max_length=254)
-    password: StrictStr = Field(max_length=1024)
-    username: StrictStr = Field(max_length=64)
-    firstName: StrictStr = Field("", max_length=100)
-    lastName: StrictStr = Field("", max_length=100)
-    ageConfirmed: StrictBool = False
-
-
-class LoginBody(Body):
-    email: StrictStr = Field(max_length=254)
-    password: StrictStr = Field(max_length=1024)
-
-
-class RefreshBody(Body):
-    refresh_token: StrictStr = Field(max_length=200)
-
-
-class ProfileBody(Body):
-    firstName: StrictStr | None = Field(None, max_length=100)
-    lastName: StrictStr | None = Field(None, max_length=100)
-    username: StrictStr | None = Field(None, max_length=64)
-    ageConfirmed: StrictBool | None = None
-    password: StrictStr | None = Field(None, max_length=1024)
-    currentPassword: StrictStr | None = Field(None, max_length=1024)
-
-
 @bp.post("/signup")
+@operation(
+    id="signup", summary="Create an account", tag="auth", auth="none",
+    body=SignupBody, responses={201: AuthResult}, errors=[403, 409],
+    description="403 `signup_disabled` when `auth.allow_signup` is off; 409 for a taken "
+    "email or username.",
+)  # fmt: skip
 async def signup(request: Request) -> HTTPResponse:
     ctx = request.app.ctx
     if not ctx.settings.auth.allow_signup:
@@ -62,10 +51,15 @@ async def signup(request: Request) -> HTTPResponse:
     session = await sessions.start_session(
         ctx.settings, ctx.tokens, user, request.headers.get("user-agent", "")
     )
-    return json({"user": accounts.user_json(user), "session": session}, status=201)
+    answer = AuthResult(user=accounts.user_out(user), session=SessionOut(**session))
+    return json(answer.dump(), status=201)
 
 
 @bp.post("/login")
+@operation(
+    id="login", summary="Sign in with email or username", tag="auth", auth="none",
+    body=LoginBody, responses={200: AuthResult}, errors=[401, 403],
+)  # fmt: skip
 async def login(request: Request) -> HTTPResponse:
     ctx = request.app.ctx
     body = parse(request, LoginBody)
@@ -83,18 +77,26 @@ async def login(request: Request) -> HTTPResponse:
     session = await sessions.start_session(
         ctx.settings, ctx.tokens, user, request.headers.get("user-agent", "")
     )
-    return json({"user": accounts.user_json(user), "session": session})
+    return json(AuthResult(user=accounts.user_out(user), session=SessionOut(**session)).dump())
 
 
 @bp.post("/refresh")
+@operation(
+    id="refresh", summary="Exchange a refresh token (single use)", tag="auth", auth="none",
+    body=RefreshBody, responses={200: SessionResult}, errors=[401, 403],
+)  # fmt: skip
 async def refresh(request: Request) -> HTTPResponse:
     ctx = request.app.ctx
     body = parse(request, RefreshBody)
     session = await sessions.refresh_session(ctx.settings, ctx.tokens, body.refresh_token)
-    return json({"session": session})
+    return json(SessionResult(session=SessionOut(**session)).dump())
 
 
 @bp.post("/logout")
+@operation(
+    id="logout", summary="End the current session", tag="auth", auth="session",
+    responses={204: None},
+)  # fmt: skip
 async def logout(request: Request) -> HTTPResponse:
     actor = await require_actor(request, session_only=True)
     if actor.session_id:
@@ -103,15 +105,23 @@ async def logout(request: Request) -> HTTPResponse:
 
 
 @bp.get("/me")
+@operation(
+    id="getMe", summary="The caller with usage", tag="auth", auth="any",
+    responses={200: UserResult},
+)  # fmt: skip
 async def me(request: Request) -> HTTPResponse:
     actor = await require_actor(request)
     await actor.user.refresh_from_db()
-    return json(
-        {"user": accounts.user_json(actor.user, usage=True, settings=request.app.ctx.settings)}
-    )
+    user = accounts.user_out(actor.user, usage=True, settings=request.app.ctx.settings)
+    return json(UserResult(user=user).dump())
 
 
 @bp.patch("/me")
+@operation(
+    id="updateMe", summary="Change profile or password", tag="auth", auth="session",
+    body=ProfileBody, responses={200: UserResult}, errors=[409],
+    description="A new `password` needs `currentPassword` (403 `wrong_password`).",
+)  # fmt: skip
 async def update_me(request: Request) -> HTTPResponse:
     actor = await require_actor(request, session_only=True)
     body = parse(request, ProfileBody)
@@ -122,4 +132,5 @@ async def update_me(request: Request) -> HTTPResponse:
     user = await accounts.update_profile(
         request.app.ctx.passwords, actor.user, changes, actor.session_id
     )
-    return json({"user": accounts.user_json(user, usage=True, settings=request.app.ctx.settings)})
+    out = accounts.user_out(user, usage=True, settings=request.app.ctx.settings)
+    return json(UserResult(user=out).dump())

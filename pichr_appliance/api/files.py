@@ -9,20 +9,35 @@ from sanic.response import HTTPResponse, empty, json
 
 from ..errors import ApiError, bad_request, not_found
 from ..models import VISIBILITIES
+from ..schemas.files import (
+    FileListQuery,
+    FileOut,
+    FilePage,
+    FilePatchRequest,
+    PublicFileQuery,
+    ShareRequest,
+    ShareUrl,
+)
 from ..services import files as files_service
 from .context import authenticate, require_actor
-from .validation import json_object, paging
+from .operations import operation
+from .validation import paging, parse, parse_optional
 
 bp = Blueprint("files", url_prefix="/api/v1/files")
 
 
 async def _page(request: Request, files: list, total: int, limit: int, offset: int) -> dict:
     rt = request.app.ctx.runtime
-    items = await files_service.files_json(rt.settings, rt.storage, files)
-    return {"files": items, "total": total, "limit": limit, "offset": offset}
+    albums = await files_service.album_ids_for([f.id for f in files])
+    items = [FileOut.of(rt.settings, rt.storage, f, albums[f.id]) for f in files]
+    return FilePage(files=items, total=total, limit=limit, offset=offset).dump()
 
 
 @bp.get("")
+@operation(
+    id="listFiles", summary="The caller's files", tag="files", auth="any", permission="read",
+    query=FileListQuery, responses={200: FilePage}, errors=[400],
+)  # fmt: skip
 async def list_own(request: Request) -> HTTPResponse:
     actor = await require_actor(request, "read")
     limit, offset = paging(request)
@@ -47,6 +62,11 @@ async def list_own(request: Request) -> HTTPResponse:
 
 
 @bp.get("/public")
+@operation(
+    id="listPublicFiles", summary="Everyone's public files", tag="files", auth="optional",
+    query=PublicFileQuery, responses={200: FilePage}, errors=[400],
+    description="Age-restricted files only for callers who confirmed their age.",
+)  # fmt: skip
 async def list_public(request: Request) -> HTTPResponse:
     actor = await authenticate(request)
     limit, offset = paging(request)
@@ -57,6 +77,10 @@ async def list_public(request: Request) -> HTTPResponse:
 
 
 @bp.get("/<file_id:str>")
+@operation(
+    id="getFile", summary="A file's metadata", tag="files", auth="optional",
+    permission="read", responses={200: FileOut}, errors=[404, 410],
+)  # fmt: skip
 async def get(request: Request, file_id: str) -> HTTPResponse:
     actor = await authenticate(request)
     if actor is not None and not actor.can("read"):
@@ -65,7 +89,7 @@ async def get(request: Request, file_id: str) -> HTTPResponse:
     file = await files_service.get_visible(file_id, actor.user if actor else None)
     files_service.check_available(file)
     albums = await files_service.album_ids_for([file.id])
-    return json(files_service.file_json(rt.settings, rt.storage, file, albums[file.id]))
+    return json(FileOut.of(rt.settings, rt.storage, file, albums[file.id]).dump())
 
 
 async def _own(request: Request, file_id: str, permission: str):
@@ -79,19 +103,27 @@ async def _own(request: Request, file_id: str, permission: str):
 
 
 @bp.patch("/<file_id:str>")
+@operation(
+    id="updateFile", summary="Change a file (owner)", tag="files", auth="any",
+    permission="write", body=FilePatchRequest, responses={200: FileOut}, errors=[404, 410],
+)  # fmt: skip
 async def patch(request: Request, file_id: str) -> HTTPResponse:
     actor, file = await _own(request, file_id, "write")
-    body = json_object(request)
+    body = parse(request, FilePatchRequest)
     if file.status == "removed":
         raise ApiError(410, "removed", "This file was removed")
     file = await files_service.update(file, body)
     rt = request.app.ctx.runtime
     files_service.forget(rt, file.id)
     albums = await files_service.album_ids_for([file.id])
-    return json(files_service.file_json(rt.settings, rt.storage, file, albums[file.id]))
+    return json(FileOut.of(rt.settings, rt.storage, file, albums[file.id]).dump())
 
 
 @bp.delete("/<file_id:str>")
+@operation(
+    id="deleteFile", summary="Delete a file (owner or staff)", tag="files", auth="any",
+    permission="delete", responses={204: None}, errors=[404],
+)  # fmt: skip
 async def delete(request: Request, file_id: str) -> HTTPResponse:
     actor, file = await _own(request, file_id, "delete")
     await files_service.delete_file(request.app.ctx.runtime, file, actor.user)
@@ -99,23 +131,18 @@ async def delete(request: Request, file_id: str) -> HTTPResponse:
 
 
 @bp.post("/<file_id:str>/share")
+@operation(
+    id="shareFile", summary="A signed, expiring URL for a file (owner)", tag="files",
+    auth="any", permission="write", body=ShareRequest, body_required=False,
+    responses={200: ShareUrl}, errors=[404, 410],
+)  # fmt: skip
 async def share(request: Request, file_id: str) -> HTTPResponse:
     actor, file = await _own(request, file_id, "write")
     files_service.check_available(file)
     rt = request.app.ctx.runtime
-    body = json_object(request) if request.body else {}
-    expires_in = body.get("expiresIn", 3600)
-    limit = rt.settings.images.share_max_seconds
-    if (
-        isinstance(expires_in, bool)
-        or not isinstance(expires_in, int)
-        or not (0 < expires_in <= limit)
-    ):
-        raise bad_request(
-            f"expiresIn: seconds, 1 to {limit}", "invalid_expiry", {"field": "expiresIn"}
-        )
-    expires = int(time.time()) + expires_in
+    body = parse_optional(request, ShareRequest, {"settings": rt.settings})
+    expires = int(time.time()) + body.expiresIn
     path = f"/i/{file.id}"
     sig = rt.tokens.sign_url(path, expires)
     url = f"{rt.settings.image_base_url}/{file.id}?exp={expires}&sig={sig}"
-    return json({"url": url, "expiresAt": files_service.iso_epoch(expires)})
+    return json(ShareUrl(url=url, expiresAt=files_service.iso_epoch(expires)).dump())

@@ -9,6 +9,8 @@ from sanic.response import HTTPResponse, json
 from tortoise import connections
 
 from .. import __version__
+from ..schemas.health import Health
+from .operations import operation
 
 bp = Blueprint("health")
 log = logging.getLogger("pichr_appliance")
@@ -16,6 +18,11 @@ log = logging.getLogger("pichr_appliance")
 
 @bp.get("/health", name="health")
 @bp.get("/api/v1/health", name="api_health")
+@operation(
+    id={"/health": "health", "/api/v1/health": "apiHealth"}, summary="Liveness and dependencies",
+    tag="discovery", auth="none", responses={200: Health, 503: Health}, counted=False,
+    description="Not counted by rate limits.",
+)  # fmt: skip
 async def health(request: Request) -> HTTPResponse:
     out = {"status": "ok", "version": __version__, "database": "ok", "storage": "ok"}
     try:
@@ -33,5 +40,5 @@ async def health(request: Request) -> HTTPResponse:
         out["status"] = "unavailable"
         out["error"] = f"{' and '.join(failing)} unavailable"
         out["code"] = "service_unavailable"
-        return json(out, status=503)
-    return json(out)
+        return json(Health(**out).dump(), status=503)
+    return json(Health(**out).dump())

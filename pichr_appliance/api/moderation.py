@@ -5,12 +5,25 @@ from __future__ import annotations
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
+from ..schemas.moderation import (
+    AuditEntryOut,
+    AuditPage,
+    AuditQuery,
+    QueuePage,
+    QueueQuery,
+    ReportCreated,
+    ReportDetail,
+    ReportOut,
+    ReportRequest,
+    ResolveRequest,
+)
 from ..security import sha256_hex
 from ..services import audit, moderation
 from ..services.audit import Operator
 from ..timeutil import iso
 from .context import authenticate, require_role
-from .validation import json_object, paging
+from .operations import operation
+from .validation import paging, parse
 
 bp = Blueprint("moderation", url_prefix="/api/v1/moderation")
 
@@ -28,22 +41,29 @@ def reporter_key(request: Request, user_id: str | None) -> str:
 
 
 @bp.post("/report")
+@operation(
+    id="report", summary="Report a file or an album", tag="moderation", auth="optional",
+    body=ReportRequest, responses={201: ReportCreated}, errors=[404, 409, 410],
+    description="Anyone who can see the target; one open report per reporter and target.",
+)  # fmt: skip
 async def report(request: Request) -> HTTPResponse:
     """``POST /moderation/report``: anyone (also anonymous and API keys); 201."""
     actor = await authenticate(request)
     user = actor.user if actor else None
-    body = json_object(request)
+    body = parse(request, ReportRequest)
     rt = request.app.ctx.runtime
     created = await moderation.create_report(
         rt, user, reporter_key(request, user.id if user else None), body
     )
-    return json(
-        {"id": created.id, "status": created.status, "createdAt": iso(created.created_at)},
-        status=201,
-    )
+    answer = ReportCreated(id=created.id, status=created.status, createdAt=iso(created.created_at))
+    return json(answer.dump(), status=201)
 
 
 @bp.get("/queue")
+@operation(
+    id="moderationQueue", summary="Reports grouped by target (staff)", tag="moderation",
+    auth="staff", query=QueueQuery, responses={200: QueuePage}, errors=[400],
+)  # fmt: skip
 async def queue(request: Request) -> HTTPResponse:
     """``GET /moderation/queue?status=open|resolved|all``: reports grouped by target."""
     await require_role(request, *STAFF)
@@ -54,10 +74,14 @@ async def queue(request: Request) -> HTTPResponse:
         limit=limit,
         offset=offset,
     )
-    return json({"queue": items, "total": total, "limit": limit, "offset": offset})
+    return json(QueuePage(queue=items, total=total, limit=limit, offset=offset).dump())
 
 
 @bp.get("/reports/<report_id:str>")
+@operation(
+    id="getReport", summary="A report with its target and siblings (staff)",
+    tag="moderation", auth="staff", responses={200: ReportDetail}, errors=[404],
+)  # fmt: skip
 async def show(request: Request, report_id: str) -> HTTPResponse:
     """``GET /moderation/reports/{id}``: a report, its target and its siblings."""
     await require_role(request, *STAFF)
@@ -65,10 +89,14 @@ async def show(request: Request, report_id: str) -> HTTPResponse:
 
 
 @bp.post("/reports/<report_id:str>/resolve")
+@operation(
+    id="resolveReport", summary="Decide on a report's target (staff)", tag="moderation",
+    auth="staff", body=ResolveRequest, responses={200: ReportOut}, errors=[404, 409],
+)  # fmt: skip
 async def resolve(request: Request, report_id: str) -> HTTPResponse:
     """``POST /moderation/reports/{id}/resolve``: decide; returns the report."""
     actor = await require_role(request, *STAFF)
-    action, note, ban = moderation.check_resolution(json_object(request))
+    action, note, ban = moderation.check_resolution(parse(request, ResolveRequest))
     report = await moderation.resolve(
         request.app.ctx.runtime, Operator.of_user(actor.user), report_id, action, note, ban
     )
@@ -76,6 +104,10 @@ async def resolve(request: Request, report_id: str) -> HTTPResponse:
 
 
 @bp.get("/audit")
+@operation(
+    id="auditLog", summary="The audit log (staff)", tag="moderation", auth="staff",
+    query=AuditQuery, responses={200: AuditPage}, errors=[400],
+)  # fmt: skip
 async def audit_log(request: Request) -> HTTPResponse:
     """``GET /moderation/audit?targetId&action&actorId``: newest first."""
     await require_role(request, *STAFF)
@@ -87,11 +119,5 @@ async def audit_log(request: Request) -> HTTPResponse:
         action=request.args.get("action"),
         actor_id=request.args.get("actorId"),
     )
-    return json(
-        {
-            "entries": [audit.entry_json(e) for e in entries],
-            "total": total,
-            "limit": limit,
-            "offset": offset,
-        }
-    )
+    items = [AuditEntryOut.of(e) for e in entries]
+    return json(AuditPage(entries=items, total=total, limit=limit, offset=offset).dump())

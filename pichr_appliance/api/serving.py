@@ -16,6 +16,7 @@ from ..errors import ApiError, bad_request, not_found
 from ..models import File, User
 from ..services import files as files_service
 from .context import authenticate
+from .operations import operation
 
 bp = Blueprint("serving")
 
@@ -180,7 +181,38 @@ async def _variant(rt, file: File, params: dict) -> tuple[str, str, int]:
     return key, mime, size
 
 
+def _query(name: str, schema: dict, description: str, where: str = "query") -> dict:
+    return {"name": name, "in": where, "required": False, "schema": schema,
+            "description": description}  # fmt: skip
+
+
+SIZE = {"type": "integer", "minimum": 1}
+IMAGE_PARAMETERS = [
+    _query("w", SIZE, "Variant width (rounded up to a configured size)."),
+    _query("h", SIZE, "Variant height (rounded up to a configured size)."),
+    _query("fit", {"enum": ["cover", "contain"], "default": "contain"}, "Variant fit."),
+    _query("format", {"enum": sorted(imaging.VARIANT_FORMATS)}, "Variant format."),
+    _query("download", {"enum": ["1", "true"]}, "Answer as an attachment; counts a download."),
+    _query("sig", {"type": "string"}, "Signature of a share URL (private files)."),
+    _query("exp", {"type": "integer"}, "Expiry of a share URL (epoch seconds)."),
+    _query("Range", {"type": "string"}, "One range: `bytes=first-last`, `bytes=first-`, "
+           "`bytes=-suffix`.", "header"),
+    _query("If-None-Match", {"type": "string"}, "ETags; a match answers 304.", "header"),
+    _query("If-Modified-Since", {"type": "string"}, "An HTTP date; not modified since "
+           "answers 304.", "header"),
+    _query("If-Range", {"type": "string"}, "Serve the range only while the ETag matches.",
+           "header"),
+]  # fmt: skip
+
+
 @bp.route("/i/<name:str>", methods=["GET", "HEAD"])
+@operation(
+    id="{method}Image", summary="The image bytes or headers", tag="serving", auth="optional",
+    responses={200: None, 206: None, 302: None, 304: None}, counted=False,
+    extra={"parameters": IMAGE_PARAMETERS, "responses": "image"},
+    description="Public and unlisted files for anyone; private ones for the owner, "
+    "staff or a signed share URL (404 otherwise). Not counted by rate limits.",
+)  # fmt: skip
 async def serve_image(request: Request, name: str) -> HTTPResponse:
     rt = request.app.ctx.runtime
     match = NAME_RE.match(name)

@@ -5,18 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel
 from sanic import Request
 
-from ..errors import ApiError, bad_request
+from ..errors import bad_request
+from ..schemas.common import Body, validate, validation_error
+
+__all__ = ["Body", "json_body", "json_object", "parse", "paging", "validation_error"]
 
 M = TypeVar("M", bound=BaseModel)
-
-
-class Body(BaseModel):
-    """Base for request bodies: unknown fields are ignored, known ones are checked."""
-
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
 
 
 def json_body(request: Request) -> Any:
@@ -38,33 +35,16 @@ def json_object(request: Request) -> dict[str, Any]:
     return data
 
 
-def upload_id_of(body: dict[str, Any]) -> str:
-    """``uploadId`` from a body, or 400 naming it."""
-    upload_id = body.get("uploadId")
-    if not isinstance(upload_id, str):
-        raise bad_request("uploadId: required", "invalid_request", {"field": "uploadId"})
-    return upload_id
+def parse(request: Request, model: type[M], context: dict[str, Any] | None = None) -> M:
+    """Validate the JSON body against ``model``; 400 ``validation_error`` naming the field.
+
+    ``context`` reaches the model's validators (``{"settings": ...}``)."""
+    return validate(model, json_object(request), context)
 
 
-def parse(request: Request, model: type[M]) -> M:
-    """Validate the JSON body against ``model``; 400 naming the first bad field."""
-    data = json_object(request)
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise validation_error(exc) from None
-
-
-def validation_error(exc: ValidationError) -> ApiError:
-    errors = exc.errors()
-    fields = []
-    for err in errors:
-        loc = ".".join(str(p) for p in err["loc"]) or "body"
-        fields.append({"field": loc, "message": err["msg"]})
-    first = fields[0]
-    return bad_request(
-        f"{first['field']}: {first['message']}", "validation_error", {"fields": fields}
-    )
+def parse_optional(request: Request, model: type[M], context: dict[str, Any] | None = None) -> M:
+    """Like :func:`parse`, but an empty body counts as ``{}``."""
+    return validate(model, json_object(request) if request.body else {}, context)
 
 
 def query_int(request: Request, name: str, default: int, lo: int, hi: int) -> int:

@@ -8,66 +8,72 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from ..errors import ApiError, bad_request, conflict, not_found
+from ..errors import ApiError, conflict, not_found
 from ..models import ROLES, ApiKey, Session, User, is_id
+from ..schemas import common
+from ..schemas.auth import UsageOut, UserOut, UserWithUsageOut
+from ..schemas.common import MAX_PASSWORD, MIN_PASSWORD, NAME_MAX, USERNAME_PATTERN, check_value
 from ..security import Passwords, new_id
 from ..timeutil import iso, utcnow
 
-USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{3,32}$")
-# Deliberately simple: one @, a dot in the domain, no spaces. Real validation is the
-# confirmation mail a bigger install may add; this catches typos and garbage.
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
-MIN_PASSWORD = 8
-MAX_PASSWORD = 1024
+
+def _name_value(value: str) -> str:
+    if not isinstance(value, str) or len(value) > NAME_MAX:
+        raise ValueError(f"at most {NAME_MAX} characters")
+    return value
+
+
+USERNAME_RE = re.compile(USERNAME_PATTERN)
+EMAIL_RE = common.EMAIL_RE
 
 
 def normalize_email(email: str) -> str:
-    email = (email or "").strip().lower()
-    if len(email) > 254 or not EMAIL_RE.match(email):
-        raise bad_request("email: not a valid email address", "invalid_email", {"field": "email"})
-    return email
+    """Trimmed and lower-cased; 400 when it does not look like an address."""
+    return check_value("email", common.email_value, email)
 
 
 def check_username(username: str) -> str:
-    if not isinstance(username, str) or not USERNAME_RE.match(username):
-        raise bad_request(
-            "username: 3-32 characters, letters, digits and underscore only",
-            "invalid_username",
-            {"field": "username"},
-        )
-    return username
+    """3-32 letters, digits and underscores (the rule of ``schemas.common``)."""
+    return check_value("username", common.username_value, username)
 
 
 def check_password(password: str, field: str = "password") -> str:
-    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-        raise bad_request(
-            f"{field}: at least {MIN_PASSWORD} characters", "weak_password", {"field": field}
-        )
-    if len(password) > MAX_PASSWORD:
-        raise bad_request(
-            f"{field}: at most {MAX_PASSWORD} characters", "invalid_password", {"field": field}
-        )
-    return password
+    """A password within the limits of ``schemas.common``."""
+
+    def rule(value: str) -> str:
+        if not isinstance(value, str) or not MIN_PASSWORD <= len(value) <= MAX_PASSWORD:
+            raise ValueError(f"{MIN_PASSWORD} to {MAX_PASSWORD} characters")
+        return value
+
+    return check_value(field, rule, password)
 
 
 def check_role(role: str) -> str:
-    if role not in ROLES:
-        raise bad_request(
-            f"role: must be one of {', '.join(ROLES)}", "invalid_role", {"field": "role"}
-        )
-    return role
+    """One of the roles."""
+
+    def rule(value: str) -> str:
+        if value not in ROLES:
+            raise ValueError(f"must be one of {', '.join(ROLES)}")
+        return value
+
+    return check_value("role", rule, role)
 
 
 def check_plan(settings: Any, plan: str) -> str:
-    if plan not in settings.plans or plan == "anonymous":
-        names = ", ".join(p for p in settings.plans if p != "anonymous")
-        raise bad_request(f"plan: must be one of {names}", "invalid_plan", {"field": "plan"})
-    return plan
+    """One of the configured plans (never ``anonymous``)."""
+
+    def rule(value: str) -> str:
+        if value not in settings.plans or value == "anonymous":
+            names = ", ".join(p for p in settings.plans if p != "anonymous")
+            raise ValueError(f"must be one of {names}")
+        return value
+
+    return check_value("plan", rule, plan)
 
 
-def user_json(user: User, *, usage: bool = False, settings: Any = None) -> dict[str, Any]:
-    """The API's User object."""
-    out: dict[str, Any] = {
+def user_out(user: User, *, usage: bool = False, settings: Any = None) -> UserOut:
+    """The API's User (with ``usage``: UserWithUsageOut)."""
+    fields: dict[str, Any] = {
         "id": user.id,
         "email": user.email,
         "username": user.username,
@@ -79,10 +85,16 @@ def user_json(user: User, *, usage: bool = False, settings: Any = None) -> dict[
         "disabled": user.disabled,
         "createdAt": iso(user.created_at),
     }
-    if usage:
-        quota = settings.plan(user.plan).quota_bytes if settings else None
-        out["usage"] = {"bytes": user.usage_bytes, "files": user.usage_files, "quotaBytes": quota}
-    return out
+    if not usage:
+        return UserOut(**fields)
+    quota = settings.plan(user.plan).quota_bytes if settings else None
+    fields["usage"] = UsageOut(bytes=user.usage_bytes, files=user.usage_files, quotaBytes=quota)
+    return UserWithUsageOut(**fields)
+
+
+def user_json(user: User, *, usage: bool = False, settings: Any = None) -> dict[str, Any]:
+    """The API's User object as JSON (for the CLI, the export and plugins)."""
+    return user_out(user, usage=usage, settings=settings).dump()
 
 
 async def create_user(
@@ -106,8 +118,7 @@ async def create_user(
     check_role(role)
     plan = check_plan(settings, plan or settings.auth.default_plan)
     for field, value in (("firstName", first_name), ("lastName", last_name)):
-        if not isinstance(value, str) or len(value) > 100:
-            raise bad_request(f"{field}: at most 100 characters", "invalid_name", {"field": field})
+        check_value(field, _name_value, value)
     if await User.filter(email=email).exists():
         raise conflict("email: an account with this email already exists", "email_taken")
     if await User.filter(username_key=username.lower()).exists():

@@ -10,8 +10,10 @@ from typing import Any
 
 from tortoise.functions import Sum
 
-from ..errors import bad_request, forbidden
+from ..errors import forbidden
 from ..models import Album, File, Report, User
+from ..schemas.admin import AdminUserPatchRequest
+from ..schemas.common import validate
 from . import accounts, audit
 from .audit import Operator
 
@@ -23,21 +25,19 @@ async def list_users(
     return await accounts.list_users(q=q, limit=limit, offset=offset)
 
 
-def check_changes(settings: Any, changes: dict[str, Any]) -> dict[str, Any]:
-    """The valid subset of ``{role?, plan?, disabled?}``; 400 naming a bad field."""
-    out: dict[str, Any] = {}
-    if changes.get("role") is not None:
-        out["role"] = accounts.check_role(changes["role"])
-    if changes.get("plan") is not None:
-        out["plan"] = accounts.check_plan(settings, changes["plan"])
-    if changes.get("disabled") is not None:
-        if not isinstance(changes["disabled"], bool):
-            raise bad_request("disabled: true or false", "invalid_request", {"field": "disabled"})
-        out["disabled"] = changes["disabled"]
+def check_changes(settings: Any, changes: AdminUserPatchRequest | dict[str, Any]) -> dict[str, Any]:
+    """The set fields of ``{role?, plan?, disabled?}``; 400 naming a bad field (the plan
+    must be a configured one, which only the settings know)."""
+    body = validate(AdminUserPatchRequest, changes)
+    out = {k: v for k, v in body.model_dump().items() if v is not None}
+    if "plan" in out:
+        out["plan"] = accounts.check_plan(settings, out["plan"])
     return out
 
 
-async def update_user(rt: Any, operator: Operator, user: User, changes: dict[str, Any]) -> User:
+async def update_user(
+    rt: Any, operator: Operator, user: User, changes: AdminUserPatchRequest | dict[str, Any]
+) -> User:
     """Change role, plan and/or disabled state, recording each change in the audit log.
 
     Disabling revokes the account's sessions and API keys at once and hides its

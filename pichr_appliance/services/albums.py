@@ -9,12 +9,21 @@ from tortoise.transactions import in_transaction
 
 from ..errors import ApiError, bad_request, not_found
 from ..models import Album, AlbumFile, File, User, is_id
+from ..schemas.albums import (
+    AlbumAddFilesRequest,
+    AlbumCreateRequest,
+    AlbumOrderRequest,
+    AlbumOut,
+    AlbumPatchRequest,
+    AlbumWithFiles,
+)
+from ..schemas.common import MAX_FILE_IDS, validate
+from ..schemas.files import FileOut
 from ..security import new_id
 from ..timeutil import iso, utcnow
 from . import files as files_service
-from . import uploads as checks  # title/description/visibility/tags rules shared with files
 
-MAX_FILE_IDS = 1000
+__all__ = ["MAX_FILE_IDS", "album_json", "create", "update"]
 
 
 def album_url(settings: Any, album: Album) -> str:
@@ -25,20 +34,8 @@ def album_url(settings: Any, album: Album) -> str:
 def album_json(
     settings: Any, album: Album, file_count: int, cover_file_id: str | None = None
 ) -> dict[str, Any]:
-    """The API's Album object."""
-    return {
-        "id": album.id,
-        "title": album.title,
-        "description": album.description,
-        "visibility": album.visibility,
-        "tags": list(album.tags or []),
-        "coverFileId": cover_file_id,
-        "fileCount": file_count,
-        "ownerId": album.owner_id,
-        "createdAt": iso(album.created_at),
-        "updatedAt": iso(album.updated_at),
-        "url": album_url(settings, album),
-    }
+    """The API's Album object (``schemas.albums.AlbumOut``) as JSON."""
+    return AlbumOut(**AlbumOut.fields_of(settings, album, file_count, cover_file_id)).dump()
 
 
 async def file_counts(album_ids: list[str]) -> dict[str, int]:
@@ -60,29 +57,6 @@ async def owner_json(settings: Any, album: Album) -> dict[str, Any]:
     """The Album as its owner (or staff) sees it: every entry counted."""
     counts = await file_counts([album.id])
     return album_json(settings, album, counts[album.id], album.cover_file_id)
-
-
-def check_album_title(value: Any) -> str:
-    """A required, non-blank title of at most 200 characters."""
-    title = checks.check_title(value)
-    if not title.strip():
-        raise bad_request("title: required", "invalid_title", {"field": "title"})
-    return title
-
-
-def check_file_ids(value: Any, field: str = "fileIds") -> list[str]:
-    """A list of file id strings, de-duplicated in order."""
-    if (
-        not isinstance(value, list)
-        or len(value) > MAX_FILE_IDS
-        or not all(isinstance(v, str) and 0 < len(v) <= 40 for v in value)
-    ):
-        raise bad_request(
-            f"{field}: a list of at most {MAX_FILE_IDS} file ids",
-            "invalid_file_ids",
-            {"field": field},
-        )
-    return list(dict.fromkeys(value))
 
 
 async def check_own_files(user: User, file_ids: list[str]) -> None:
@@ -109,14 +83,13 @@ def _not_in_album() -> ApiError:
     )
 
 
-async def create(user: User, body: dict[str, Any]) -> Album:
+async def create(user: User, body: AlbumCreateRequest | dict[str, Any]) -> Album:
     """A new album of ``user``, optionally with files and a cover among them."""
-    title = check_album_title(body.get("title"))
-    description = checks.check_description(body.get("description"))
-    visibility = checks.check_visibility(body.get("visibility") or "public")
-    tags = checks.check_tags(body.get("tags"))
-    file_ids = check_file_ids(body.get("fileIds") or [])
-    cover = body.get("coverFileId")
+    body = validate(AlbumCreateRequest, body)
+    title, description, tags = body.title, body.description, body.tags
+    visibility = body.visibility or "public"
+    file_ids = body.fileIds or []
+    cover = body.coverFileId
     await check_own_files(user, file_ids)
     if cover is not None and cover not in file_ids:
         raise _not_in_album()
@@ -214,28 +187,22 @@ async def page(
         if cover not in {f.id for f in ordered}:
             cover = None
     window = ordered[offset : offset + limit]
-    out = album_json(rt.settings, album, len(ordered), cover)
-    out["files"] = await files_service.files_json(rt.settings, rt.storage, window)
-    out.update(total=len(ordered), limit=limit, offset=offset)
-    return out
+    fields = AlbumOut.fields_of(rt.settings, album, len(ordered), cover)
+    albums = await files_service.album_ids_for([f.id for f in window])
+    files = [FileOut.of(rt.settings, rt.storage, f, albums[f.id]) for f in window]
+    page = AlbumWithFiles(**fields, files=files, total=len(ordered), limit=limit, offset=offset)
+    return page.dump()
 
 
-async def update(album: Album, changes: dict[str, Any]) -> Album:
+async def update(album: Album, changes: AlbumPatchRequest | dict[str, Any]) -> Album:
     """Apply a PATCH from the owner: title, description, visibility, tags, coverFileId."""
     check_available(album)
+    changes = validate(AlbumPatchRequest, changes).model_dump(exclude_unset=True)
     fields = []
-    if "title" in changes:
-        album.title = check_album_title(changes["title"])
-        fields.append("title")
-    if "description" in changes:
-        album.description = checks.check_description(changes["description"])
-        fields.append("description")
-    if "visibility" in changes:
-        album.visibility = checks.check_visibility(changes["visibility"])
-        fields.append("visibility")
-    if "tags" in changes:
-        album.tags = checks.check_tags(changes["tags"])
-        fields.append("tags")
+    for name in ("title", "description", "visibility", "tags"):
+        if name in changes:
+            setattr(album, name, changes[name])
+            fields.append(name)
     if "coverFileId" in changes:
         cover = changes["coverFileId"]
         if cover is not None and not (
@@ -266,19 +233,13 @@ async def _write_order(album: Album, entries: list[AlbumFile], order: list[str])
     await album.save(update_fields=["updated_at"])  # auto_now: the album changed
 
 
-async def add_files(album: Album, user: User, file_ids: Any, position: Any = None) -> Album:
+async def add_files(album: Album, user: User, body: AlbumAddFilesRequest) -> Album:
     """Insert the caller's files at ``position`` (default: the end), in the given order.
 
     Files already in the album stay where they are.
     """
     check_available(album)
-    file_ids = check_file_ids(file_ids)
-    if not file_ids:
-        raise bad_request("fileIds: at least one file id", "invalid_file_ids", {"field": "fileIds"})
-    if position is not None and (
-        isinstance(position, bool) or not isinstance(position, int) or position < 0
-    ):
-        raise bad_request("position: an integer from 0", "invalid_position", {"field": "position"})
+    file_ids, position = body.fileIds, body.position
     await check_own_files(user, file_ids)
     async with in_transaction():
         entries = await AlbumFile.filter(album_id=album.id).order_by("position", "id")
@@ -303,14 +264,14 @@ async def remove_file(album: Album, file_id: str) -> None:
             await album.save(update_fields=["cover_file_id", "updated_at"])
 
 
-async def reorder(album: Album, file_ids: Any) -> Album:
+async def reorder(album: Album, body: AlbumOrderRequest) -> Album:
     """Put the album's files in the order given, which must list each of them once."""
     check_available(album)
-    if not isinstance(file_ids, list) or len(set(map(str, file_ids))) != len(file_ids):
+    file_ids = body.fileIds
+    if len(set(file_ids)) != len(file_ids):
         raise bad_request(
             "fileIds: every file of the album exactly once", "invalid_order", {"field": "fileIds"}
         )
-    file_ids = check_file_ids(file_ids)
     async with in_transaction():
         entries = await AlbumFile.filter(album_id=album.id).order_by("position", "id")
         current = {e.file_id for e in entries}

@@ -2,62 +2,53 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from ..errors import bad_request, not_found
 from ..models import ApiKey, User, is_id
+from ..schemas.common import validate
+from ..schemas.keys import PERMISSIONS, ApiKeyCreated, ApiKeyOut, KeyBody
 from ..security import make_api_key, new_id, sha256_hex
 from ..timeutil import iso, utcnow
 
-PERMISSIONS = ("upload", "read", "write", "delete")
 MAX_KEYS_PER_USER = 100
 
 
-def key_json(key: ApiKey, secret: str | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {
+def key_out(key: ApiKey, secret: str | None = None) -> ApiKeyOut | ApiKeyCreated:
+    """The key record (with ``secret``: the creation answer that shows it once)."""
+    fields: dict[str, Any] = {
         "id": key.id,
         "name": key.name,
+        "prefix": key.prefix,
+        "permissions": list(key.permissions),
+        "createdAt": iso(key.created_at),
+        "expiresAt": iso(key.expires_at),
+        "lastUsedAt": iso(key.last_used_at),
     }
-    if secret is not None:
-        out["key"] = secret
-    out.update(
-        prefix=key.prefix,
-        permissions=list(key.permissions),
-        createdAt=iso(key.created_at),
-        expiresAt=iso(key.expires_at),
-        lastUsedAt=iso(key.last_used_at),
-    )
-    return out
+    if secret is None:
+        return ApiKeyOut(**fields)
+    return ApiKeyCreated(**fields, key=secret)
 
 
-async def create_key(
-    user: User, name: str, permissions: list[str], expires_at: datetime | None
-) -> tuple[ApiKey, str]:
-    name = (name or "").strip()
-    if not name or len(name) > 100:
-        raise bad_request("name: 1-100 characters", "invalid_name", {"field": "name"})
-    if not permissions or any(p not in PERMISSIONS for p in permissions):
-        raise bad_request(
-            f"permissions: a non-empty list of {', '.join(PERMISSIONS)}",
-            "invalid_permissions",
-            {"field": "permissions"},
-        )
-    if expires_at is not None and expires_at <= utcnow():
-        raise bad_request(
-            "expiresAt: must be in the future", "invalid_expiry", {"field": "expiresAt"}
-        )
+def key_json(key: ApiKey, secret: str | None = None) -> dict[str, Any]:
+    """The key record as JSON."""
+    return key_out(key, secret).dump()
+
+
+async def create_key(user: User, body: KeyBody | dict[str, Any]) -> tuple[ApiKey, str]:
+    """A new key of ``user`` from a ``KeyBody`` (or a dict validated as one)."""
+    body = validate(KeyBody, body)
     if await ApiKey.filter(user_id=user.id, revoked_at=None).count() >= MAX_KEYS_PER_USER:
         raise bad_request(f"at most {MAX_KEYS_PER_USER} API keys per account", "too_many_keys")
     secret, prefix, digest = make_api_key()
     key = await ApiKey.create(
         id=new_id("key"),
         user=user,
-        name=name,
+        name=body.name,
         prefix=prefix,
         key_hash=digest,
-        permissions=sorted(set(permissions), key=PERMISSIONS.index),
-        expires_at=expires_at,
+        permissions=sorted(set(body.permissions), key=PERMISSIONS.index),
+        expires_at=body.expiresAt,
     )
     return key, secret
 

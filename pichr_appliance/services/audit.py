@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..models import AuditEntry, User, is_id
-from ..timeutil import iso
 
 RANKS = {"user": 0, "moderator": 1, "admin": 2}
 
@@ -70,17 +69,9 @@ async def record(
 
 def entry_json(entry: AuditEntry) -> dict[str, Any]:
     """The API's audit entry: who (``actorId``, ``actor``), what, on what, why, when."""
-    return {
-        "id": entry.id,
-        "actorId": entry.actor_id,
-        "actor": entry.actor_label,
-        "action": entry.action,
-        "targetType": entry.target_type or None,
-        "targetId": entry.target_id or None,
-        "note": entry.note,
-        "data": entry.data or {},
-        "createdAt": iso(entry.created_at),
-    }
+    from ..schemas.moderation import AuditEntryOut  # schemas import the models
+
+    return AuditEntryOut.of(entry).dump()
 
 
 async def list_entries(

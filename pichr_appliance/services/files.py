@@ -14,6 +14,8 @@ from tortoise.expressions import F
 
 from ..errors import ApiError, not_found
 from ..models import AlbumFile, File, User, is_id
+from ..schemas.common import validate
+from ..schemas.files import FileOut, FilePatchRequest
 from ..timeutil import iso, utcnow
 
 log = logging.getLogger("pichr_appliance.files")
@@ -58,34 +60,8 @@ async def album_ids_for(file_ids: list[str]) -> dict[str, list[str]]:
 
 
 def file_json(settings: Any, storage: Any, file: File, album_ids: list[str] | None = None) -> dict:
-    """The API's File object (every field of API.md)."""
-    return {
-        "id": file.id,
-        "url": file_url(settings, file),
-        "cdnUrl": storage.public_url(file.storage_key) if file.status == "ready" else None,
-        "title": file.title,
-        "description": file.description,
-        "filename": file.filename,
-        "mime": file.mime,
-        "bytes": file.bytes,
-        "width": file.width,
-        "height": file.height,
-        "visibility": file.visibility,
-        "status": file.status,
-        "viewCount": file.view_count,
-        "downloadCount": file.download_count,
-        "nsfwScore": file.nsfw_score,
-        "ageRestricted": file.age_restricted,
-        "tags": list(file.tags or []),
-        "sha256": file.sha256,
-        "phash": file.phash,
-        "duplicateOf": file.duplicate_of,
-        "albumIds": album_ids or [],
-        "ownerId": file.owner_id,
-        "createdAt": iso(file.created_at),
-        "updatedAt": iso(file.updated_at),
-        "expiresAt": iso(file.expires_at),
-    }
+    """The API's File object (``schemas.files.FileOut``) as JSON."""
+    return FileOut.of(settings, storage, file, album_ids).dump()
 
 
 async def files_json(settings: Any, storage: Any, files: list[File]) -> list[dict]:
@@ -262,48 +238,20 @@ async def list_public(
     return files[offset : offset + limit], len(files)
 
 
-async def update(file: File, changes: dict[str, Any]) -> File:
-    """Apply a PATCH from the owner (title, description, visibility, tags, expiresAt)."""
-    from ..errors import bad_request
-    from ..timeutil import parse_iso
-    from .uploads import check_description, check_tags, check_title, check_visibility
-
-    fields = []
-    if "title" in changes:
-        file.title = check_title(changes["title"])
-        fields.append("title")
-    if "description" in changes:
-        file.description = check_description(changes["description"])
-        fields.append("description")
-    if "visibility" in changes:
-        file.visibility = check_visibility(changes["visibility"])
-        fields.append("visibility")
-    if "tags" in changes:
-        file.tags = check_tags(changes["tags"])
-        fields.append("tags")
-    if "expiresAt" in changes:
-        raw = changes["expiresAt"]
-        if raw is None:
-            file.expires_at = None
-        else:
-            try:
-                when = parse_iso(raw) if isinstance(raw, str) else None
-            except ValueError:
-                when = None
-            if when is None or when <= utcnow():
-                raise bad_request(
-                    "expiresAt: an ISO-8601 time in the future, or null",
-                    "invalid_expiry",
-                    {"field": "expiresAt"},
-                )
-            file.expires_at = when
-        fields.append("expires_at")
-    if fields:
-        await file.save(update_fields=[*fields, "updated_at"])
+async def update(file: File, changes: FilePatchRequest | dict[str, Any]) -> File:
+    """Apply a PATCH from the owner (title, description, visibility, tags, expiresAt):
+    only the fields the request sent change."""
+    sent = validate(FilePatchRequest, changes).model_dump(exclude_unset=True)
+    columns = {"expiresAt": "expires_at"}
+    for name, value in sent.items():
+        setattr(file, columns.get(name, name), value)
+    if sent:
+        await file.save(update_fields=[*(columns.get(n, n) for n in sent), "updated_at"])
     return file
 
 
 def iso_epoch(seconds: int) -> str:
+    """An epoch time in the API's ISO-8601 form."""
     from datetime import UTC, datetime
 
     return iso(datetime.fromtimestamp(seconds, UTC))

@@ -44,5 +44,5 @@ def sharex_filename(settings: Any) -> str:
 
 async def new_upload_key(user: User, name: str = SHAREX_KEY_NAME) -> str:
     """A fresh API key of ``user`` that can only upload; returns the secret."""
-    _, secret = await api_keys.create_key(user, name, ["upload"], None)
+    _, secret = await api_keys.create_key(user, {"name": name, "permissions": ["upload"]})
     return secret

@@ -14,6 +14,22 @@ from tortoise.transactions import in_transaction
 
 from ..errors import bad_request, conflict, forbidden, not_found
 from ..models import Album, File, Report, User, is_id
+from ..schemas.albums import AlbumOut
+from ..schemas.common import MAX_TEXT, validate
+from ..schemas.files import FileOut
+from ..schemas.moderation import (
+    ACTIONS,
+    REASONS,
+    STATUSES,
+    AlbumTarget,
+    FileTarget,
+    QueueItem,
+    ReportDetail,
+    ReportOut,
+    ReportRequest,
+    ResolveRequest,
+    TargetOwner,
+)
 from ..security import new_id
 from ..timeutil import iso, utcnow
 from . import accounts, albums, audit
@@ -22,52 +38,14 @@ from .audit import SYSTEM, Operator
 
 log = logging.getLogger("pichr_appliance.moderation")
 
-REASONS = ("illegal", "csam", "nsfw", "copyright", "harassment", "spam", "other")
-ACTIONS = ("dismiss", "remove", "age_restrict", "restore")
-STATUSES = ("open", "resolved", "all")
-MAX_TEXT = 2000
 SYSTEM_REPORTER = "system"
+
+__all__ = ["ACTIONS", "MAX_TEXT", "REASONS", "STATUSES", "report_json"]
 
 
 def report_json(report: Report) -> dict[str, Any]:
-    """The full report, as staff see it."""
-    return {
-        "id": report.id,
-        "status": report.status,
-        "targetType": report.target_type,
-        "targetId": report.target_id,
-        "fileId": report.target_id if report.target_type == "file" else None,
-        "albumId": report.target_id if report.target_type == "album" else None,
-        "reason": report.reason,
-        "details": report.details,
-        "system": report.system,
-        "reporterId": report.reporter_id,
-        "action": report.action,
-        "note": report.note,
-        "resolvedBy": report.resolved_by,
-        "resolvedAt": iso(report.resolved_at),
-        "createdAt": iso(report.created_at),
-    }
-
-
-def _text(value: Any, field: str) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str) or len(value) > MAX_TEXT:
-        raise bad_request(
-            f"{field}: at most {MAX_TEXT} characters", "invalid_request", {"field": field}
-        )
-    return value
-
-
-def _target_of(body: dict[str, Any]) -> tuple[str, str]:
-    file_id, album_id = body.get("fileId"), body.get("albumId")
-    if (file_id is None) == (album_id is None):
-        raise bad_request("fileId or albumId: exactly one is required", "invalid_target")
-    target_id = file_id if file_id is not None else album_id
-    if not isinstance(target_id, str) or not target_id:
-        raise bad_request("fileId or albumId: an id string", "invalid_target")
-    return ("file" if file_id is not None else "album"), target_id
+    """The full report, as staff see it (``schemas.moderation.ReportOut``)."""
+    return ReportOut.of(report).dump()
 
 
 async def _load_target(target_type: str, target_id: str) -> File | Album | None:
@@ -76,19 +54,15 @@ async def _load_target(target_type: str, target_id: str) -> File | Album | None:
 
 
 async def create_report(
-    rt: Any, reporter: User | None, reporter_key: str, body: dict[str, Any]
+    rt: Any, reporter: User | None, reporter_key: str, body: ReportRequest | dict[str, Any]
 ) -> Report:
     """File a report on something the reporter can see; 409 for a second open one.
 
     A ``csam`` report holds (hides) the target at once until a moderator decides.
     """
-    target_type, target_id = _target_of(body)
-    reason = body.get("reason")
-    if reason not in REASONS:
-        raise bad_request(
-            f"reason: one of {', '.join(REASONS)}", "invalid_reason", {"field": "reason"}
-        )
-    details = _text(body.get("details"), "details")
+    body = validate(ReportRequest, body)
+    target_type, target_id = body.target()
+    reason, details = body.reason, body.details
     # Owners may report their own removed content: that is how they appeal a removal.
     if target_type == "file":
         file = await files_service.get_visible(target_id, reporter)
@@ -188,20 +162,22 @@ async def target_json(rt: Any, target_type: str, target: File | Album | None) ->
     """The reported thing's metadata as staff see it (None once it was deleted)."""
     if target is None:
         return None
+    owner = await User.get_or_none(id=target.owner_id) if target.owner_id else None
+    staff = {
+        "held": bool(target.hidden),
+        "owner": TargetOwner(
+            id=owner.id, username=owner.username, role=owner.role, disabled=owner.disabled
+        )
+        if owner
+        else None,
+    }
     if isinstance(target, File):
         ids = await files_service.album_ids_for([target.id])
-        out = files_service.file_json(rt.settings, rt.storage, target, ids[target.id])
-    else:
-        out = await albums.owner_json(rt.settings, target)
-        out["removed"] = target.removed_at is not None
-    out["held"] = bool(target.hidden)
-    owner = await User.get_or_none(id=target.owner_id) if target.owner_id else None
-    out["owner"] = (
-        {"id": owner.id, "username": owner.username, "role": owner.role, "disabled": owner.disabled}
-        if owner
-        else None
-    )
-    return out
+        out = FileOut.of(rt.settings, rt.storage, target, ids[target.id]).model_dump()
+        return FileTarget(**out, **staff).dump()
+    counts = await albums.file_counts([target.id])
+    fields = AlbumOut.fields_of(rt.settings, target, counts[target.id], target.cover_file_id)
+    return AlbumTarget(**fields, removed=target.removed_at is not None, **staff).dump()
 
 
 async def queue(
@@ -233,6 +209,7 @@ async def queue(
                 "reports": [report_json(r) for r in reports],
             }
         )
+        QueueItem.model_validate(out[-1])  # the declared shape, checked where it is built
     return out, len(groups)
 
 
@@ -251,24 +228,17 @@ async def show(rt: Any, report_id: str) -> dict[str, Any]:
     related = await Report.filter(
         target_type=report.target_type, target_id=report.target_id
     ).order_by("created_at", "id")
-    out = report_json(report)
-    out["target"] = await target_json(rt, report.target_type, target)
-    out["reports"] = [report_json(r) for r in related]
-    return out
+    return ReportDetail(
+        **ReportOut.of(report).model_dump(),
+        target=await target_json(rt, report.target_type, target),
+        reports=[ReportOut.of(r) for r in related],
+    ).dump()
 
 
-def check_resolution(body: dict[str, Any]) -> tuple[str, str, bool]:
+def check_resolution(body: ResolveRequest | dict[str, Any]) -> tuple[str, str, bool]:
     """``action``, ``note`` and ``banUser`` of a resolve request; 400 when invalid."""
-    action = body.get("action")
-    if action not in ACTIONS:
-        raise bad_request(
-            f"action: one of {', '.join(ACTIONS)}", "invalid_action", {"field": "action"}
-        )
-    note = _text(body.get("note"), "note")
-    ban = body.get("banUser", False)
-    if not isinstance(ban, bool):
-        raise bad_request("banUser: true or false", "invalid_request", {"field": "banUser"})
-    return action, note, ban
+    body = validate(ResolveRequest, body)
+    return body.action, body.note, body.banUser
 
 
 async def resolve(

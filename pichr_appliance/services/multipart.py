@@ -12,10 +12,20 @@ from tortoise.transactions import in_transaction
 
 from ..errors import bad_request, conflict, not_found
 from ..models import File, Upload, UploadPart, User, is_id
+from ..schemas.common import MAX_PARTS, MIN_PART, validate
+from ..schemas.uploads import (
+    MultipartCompleteRequest,
+    MultipartInit,
+    MultipartInitRequest,
+    MultipartStatus,
+    PresignRequest,
+)
+from ..schemas.uploads import (
+    UploadPart as PartOut,
+)
 from . import uploads
 
-MIN_PART = 5 * 1024 * 1024
-MAX_PARTS = 10_000
+__all__ = ["MAX_PARTS", "MIN_PART", "complete", "init", "put_part"]
 
 
 def part_key(upload_id: str, number: int) -> str:
@@ -26,44 +36,31 @@ def parts_token(rt: Any, upload_id: str) -> str:
     return rt.tokens.signed_token("multipart", upload_id, rt.settings.uploads.upload_token_ttl)
 
 
-async def init(rt: Any, user: User | None, body: dict[str, Any]) -> dict[str, Any]:
+async def init(
+    rt: Any, user: User | None, body: MultipartInitRequest | dict[str, Any]
+) -> dict[str, Any]:
     """Start a multipart upload: the pending file plus one URL per part."""
-    total = body.get("totalBytes")
-    part_size = body.get("partSize")
-    if isinstance(total, bool) or not isinstance(total, int) or total <= 0:
-        raise bad_request("totalBytes: a positive integer", "invalid_size", {"field": "totalBytes"})
-    if isinstance(part_size, bool) or not isinstance(part_size, int) or part_size <= 0:
-        raise bad_request(
-            "partSize: a positive integer", "invalid_part_size", {"field": "partSize"}
-        )
-    if part_size < MIN_PART and part_size < total:
-        raise bad_request(
-            f"partSize: at least {MIN_PART} bytes (5 MiB)",
-            "invalid_part_size",
-            {"field": "partSize"},
-        )
-    part_size = min(part_size, total)
+    body = validate(MultipartInitRequest, body)
+    total = body.totalBytes
+    part_size = min(body.partSize, total)
     count = math.ceil(total / part_size)
-    if count > MAX_PARTS:
-        raise bad_request(
-            f"at most {MAX_PARTS} parts: raise partSize", "too_many_parts", {"field": "partSize"}
-        )
     # Parts come through the appliance (see docs/storage.md), never straight to a bucket.
-    presigned = await uploads.presign(rt, user, {**body, "bytes": total}, to_storage=False)
+    request = PresignRequest(**body.fields(), bytes=total)
+    presigned = await uploads.presign(rt, user, request, to_storage=False)
     await Upload.filter(id=presigned["uploadId"]).update(
         kind="multipart", part_size=part_size, part_count=count
     )
     token = parts_token(rt, presigned["uploadId"])
     base = f"{rt.settings.public_url}/api/v1/upload/multipart/{presigned['uploadId']}/parts"
-    return {
-        "uploadId": presigned["uploadId"],
-        "fileId": presigned["fileId"],
-        "r2Key": presigned["r2Key"],
-        "partSize": part_size,
-        "partCount": count,
-        "partUrls": [f"{base}/{n}?token={token}" for n in range(1, count + 1)],
-        "expiresAt": presigned["expiresAt"],
-    }
+    return MultipartInit(
+        uploadId=presigned["uploadId"],
+        fileId=presigned["fileId"],
+        r2Key=presigned["r2Key"],
+        partSize=part_size,
+        partCount=count,
+        partUrls=[f"{base}/{n}?token={token}" for n in range(1, count + 1)],
+        expiresAt=presigned["expiresAt"],
+    ).dump()
 
 
 async def get_upload(upload_id: str, user: User | None, token_ok: bool) -> Upload:
@@ -125,41 +122,37 @@ async def put_part(rt: Any, upload: Upload, number: Any, chunks: AsyncIterator[b
     )
     if old is not None and old.storage_key != staging:
         await rt.storage.delete(old.storage_key)
-    return {"partNumber": number, "etag": etag, "bytes": received}
+    return PartOut(partNumber=number, etag=etag, bytes=received).dump()
 
 
 async def status(upload: Upload) -> dict:
+    """The upload and the parts received so far (to resume)."""
     parts = await UploadPart.filter(upload_id=upload.id).order_by("part_number")
-    return {
-        "uploadId": upload.id,
-        "fileId": upload.file_id,
-        "status": upload.status,
-        "partSize": upload.part_size,
-        "partCount": upload.part_count,
-        "totalBytes": upload.declared_bytes,
-        "parts": [{"partNumber": p.part_number, "etag": p.etag, "bytes": p.bytes} for p in parts],
-    }
+    return MultipartStatus(
+        uploadId=upload.id,
+        fileId=upload.file_id,
+        status=upload.status,
+        partSize=upload.part_size,
+        partCount=upload.part_count,
+        totalBytes=upload.declared_bytes,
+        parts=[PartOut(partNumber=p.part_number, etag=p.etag, bytes=p.bytes) for p in parts],
+    ).dump()
 
 
-async def complete(rt: Any, upload: Upload, file_id: Any, parts: Any) -> File:
+async def complete(
+    rt: Any, upload: Upload, body: MultipartCompleteRequest | dict[str, Any]
+) -> File:
     """Check the client's part list, join the parts and process the file."""
-    if file_id != upload.file_id:
+    body = validate(MultipartCompleteRequest, body)
+    if body.fileId != upload.file_id:
         raise bad_request(
             "fileId does not belong to this upload", "invalid_request", {"field": "fileId"}
         )
     if upload.status == "completed":
         raise conflict("This upload is already complete", "upload_completed")
-    if not isinstance(parts, list) or not all(
-        isinstance(p, dict)
-        and isinstance(p.get("partNumber"), int)
-        and isinstance(p.get("etag"), str)
-        for p in parts
-    ):
-        raise bad_request(
-            "parts: a list of {partNumber, etag}", "invalid_parts", {"field": "parts"}
-        )
+    parts = body.parts
     stored = {p.part_number: p for p in await UploadPart.filter(upload_id=upload.id)}
-    given = {p["partNumber"]: p["etag"].strip('"') for p in parts}
+    given = {p.partNumber: p.etag.strip('"') for p in parts}
     missing = [n for n in range(1, upload.part_count + 1) if n not in stored]
     if missing:
         raise bad_request(

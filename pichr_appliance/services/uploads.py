@@ -7,7 +7,6 @@ import hashlib
 import inspect
 import logging
 import os
-import unicodedata
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,7 +16,9 @@ from tortoise.transactions import in_transaction
 
 from .. import imaging
 from ..errors import ApiError, bad_request, conflict, not_found
-from ..models import VISIBILITIES, Album, File, Upload, User, is_id
+from ..models import Album, File, Upload, User, is_id
+from ..schemas.common import MAX_EXPIRES_HOURS, MAX_TAG_LEN, MAX_TAGS, validate
+from ..schemas.uploads import Presign, PresignRequest
 from ..security import file_size_and_sha256, new_id
 from ..timeutil import iso, utcnow
 from . import files as files_service
@@ -25,68 +26,7 @@ from . import moderation
 
 log = logging.getLogger("pichr_appliance.uploads")
 
-MAX_TAGS = 20
-MAX_TAG_LEN = 50
-MAX_EXPIRES_HOURS = 24 * 365 * 10
-
-
-def check_filename(name: Any) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise bad_request("filename: required", "invalid_filename", {"field": "filename"})
-    if len(name) > 255:
-        raise bad_request(
-            "filename: at most 255 characters", "invalid_filename", {"field": "filename"}
-        )
-    if any(unicodedata.category(c) == "Cc" for c in name):
-        raise bad_request(
-            "filename: control characters are not allowed",
-            "invalid_filename",
-            {"field": "filename"},
-        )
-    # Path separators are harmless (keys are built from ids), but they are not a name.
-    return name.replace("\\", "/").rsplit("/", 1)[-1] or "image"
-
-
-def check_tags(tags: Any) -> list[str]:
-    if tags is None:
-        return []
-    if (
-        not isinstance(tags, list)
-        or len(tags) > MAX_TAGS
-        or not all(isinstance(t, str) and 0 < len(t.strip()) <= MAX_TAG_LEN for t in tags)
-    ):
-        raise bad_request(
-            f"tags: at most {MAX_TAGS} strings of 1-{MAX_TAG_LEN} characters",
-            "invalid_tags",
-            {"field": "tags"},
-        )
-    return list(dict.fromkeys(t.strip().lower() for t in tags))
-
-
-def check_title(value: Any) -> str:
-    title = value or ""
-    if not isinstance(title, str) or len(title) > 200:
-        raise bad_request("title: at most 200 characters", "invalid_title", {"field": "title"})
-    return title
-
-
-def check_description(value: Any) -> str:
-    description = value or ""
-    if not isinstance(description, str) or len(description) > 5000:
-        raise bad_request(
-            "description: at most 5000 characters", "invalid_description", {"field": "description"}
-        )
-    return description
-
-
-def check_visibility(value: Any) -> str:
-    if value not in VISIBILITIES:
-        raise bad_request(
-            f"visibility: one of {', '.join(VISIBILITIES)}",
-            "invalid_visibility",
-            {"field": "visibility"},
-        )
-    return value
+__all__ = ["MAX_EXPIRES_HOURS", "MAX_TAGS", "MAX_TAG_LEN", "presign", "process", "receive"]
 
 
 def plan_of(settings: Any, user: User | None) -> Any:
@@ -94,9 +34,8 @@ def plan_of(settings: Any, user: User | None) -> Any:
 
 
 def check_size_and_quota(settings: Any, user: User | None, nbytes: Any) -> int:
-    """400 for nonsense sizes, 413 over the plan's max, 402 over the remaining quota."""
-    if isinstance(nbytes, bool) or not isinstance(nbytes, int) or nbytes <= 0:
-        raise bad_request("bytes: a positive integer", "invalid_size", {"field": "bytes"})
+    """413 over the plan's max, 402 over the remaining quota (the request model has
+    already refused sizes that are not positive integers)."""
     plan = plan_of(settings, user)
     if nbytes > plan.max_file_bytes:
         raise ApiError(
@@ -130,7 +69,7 @@ def bucket_key(upload_id: str) -> str:
 
 
 async def presign(
-    rt: Any, user: User | None, body: dict[str, Any], *, to_storage: bool = True
+    rt: Any, user: User | None, body: PresignRequest | dict[str, Any], *, to_storage: bool = True
 ) -> dict[str, Any]:
     """Create a pending file and its upload record; the API's presign answer.
 
@@ -140,40 +79,23 @@ async def presign(
     settings = rt.settings
     if user is None and not settings.uploads.allow_anonymous:
         raise ApiError(401, "unauthorized", "Sign in to upload (anonymous uploads are off)")
-    filename = check_filename(body.get("filename"))
-    mime = body.get("mime")
-    if not isinstance(mime, str) or mime.lower() not in settings.uploads.accepted_types:
+    body = validate(PresignRequest, body)
+    filename, mime = body.filename, body.mime
+    if mime.lower() not in settings.uploads.accepted_types:
         raise ApiError(
             415,
             "unsupported_type",
             f"mime: one of {', '.join(settings.uploads.accepted_types)}",
             {"field": "mime"},
         )
-    nbytes = check_size_and_quota(settings, user, body.get("bytes"))
-    sha = body.get("sha256")
-    if sha is not None and (
-        not isinstance(sha, str)
-        or len(sha) != 64
-        or any(c not in "0123456789abcdef" for c in sha.lower())
-    ):
-        raise bad_request("sha256: 64 hex digits", "invalid_sha256", {"field": "sha256"})
-    title = check_title(body.get("title"))
-    description = check_description(body.get("description"))
-    visibility = check_visibility(body.get("visibility") or "public")
-    tags = check_tags(body.get("tags"))
+    nbytes = check_size_and_quota(settings, user, body.bytes)
+    sha = body.sha256
+    title, description, tags = body.title, body.description, body.tags
+    visibility = body.visibility or "public"
     expires_at = None
-    expires_in = body.get("expiresIn")
-    if expires_in is not None:
-        if (
-            isinstance(expires_in, bool)
-            or not isinstance(expires_in, int | float)
-            or not (0 < expires_in <= MAX_EXPIRES_HOURS)
-        ):
-            raise bad_request(
-                "expiresIn: hours, a positive number", "invalid_expiry", {"field": "expiresIn"}
-            )
-        expires_at = utcnow() + timedelta(hours=expires_in)
-    album_id = body.get("albumId")
+    if body.expiresIn is not None:
+        expires_at = utcnow() + timedelta(hours=body.expiresIn)
+    album_id = body.albumId
     if album_id is not None and (
         user is None
         or not is_id(album_id)
@@ -219,14 +141,14 @@ async def presign(
         )
     else:
         url = upload_url(rt, file_id)
-    return {
-        "uploadId": upload.id,
-        "uploadUrl": url,
-        "fileId": file_id,
-        "r2Key": key,
-        "expiresAt": iso(upload.expires_at),
-        "message": "File record created. Use PUT request to upload file, then call /finalize",
-    }
+    return Presign(
+        uploadId=upload.id,
+        uploadUrl=url,
+        fileId=file_id,
+        r2Key=key,
+        expiresAt=iso(upload.expires_at),
+        message="File record created. Use PUT request to upload file, then call /finalize",
+    ).dump()
 
 
 async def claim_direct(file_id: str) -> Upload:
@@ -417,10 +339,8 @@ async def _add_to_album(album_id: str, file: File) -> None:
     await AlbumFile.get_or_create(album_id=album_id, file_id=file.id, defaults={"position": count})
 
 
-async def finalize(rt: Any, user: User | None, upload_id: Any, file_id: Any) -> File:
+async def finalize(rt: Any, user: User | None, upload_id: str, file_id: str) -> File:
     """Idempotent: the File of a completed upload; 409 while bytes are missing."""
-    if not isinstance(upload_id, str) or not isinstance(file_id, str):
-        raise bad_request("uploadId and fileId are required", "invalid_request")
     if not (is_id(upload_id) and is_id(file_id)):
         raise not_found("Upload")
     upload = await Upload.get_or_none(id=upload_id, file_id=file_id)
