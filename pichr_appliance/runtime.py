@@ -76,6 +76,25 @@ class Runtime:
             results.append(result)
         return results
 
+    async def first(self, hook_name: str, **kwargs: Any) -> Any:
+        """The first non-None answer of ``hook_name``, asking one implementation at a time.
+
+        Pluggy's call order (``tryfirst``, then the others last registered first, then
+        ``trylast``) with ``runtime=`` and ``kwargs``; awaitable answers are awaited
+        before the next implementation is asked, and later ones are not called. What
+        pluggy's ``firstresult`` cannot do with ``async def`` implementations (a
+        coroutine object is never None, so it would always win). Exceptions propagate.
+        """
+        kwargs["runtime"] = self
+        impls = getattr(self.pm.hook, hook_name).get_hookimpls()
+        for impl in reversed(impls):  # pluggy keeps them in reverse call order
+            result = impl.function(*[kwargs[name] for name in impl.argnames])
+            if inspect.isawaitable(result):
+                result = await result
+            if result is not None:
+                return result
+        return None
+
     def has_impls(self, hook_name: str) -> bool:
         """Whether any plugin implements ``hook_name`` (asking pluggy is not free)."""
         return bool(getattr(self.pm.hook, hook_name).get_hookimpls())
