@@ -12,8 +12,8 @@ import pytest
 from sanic.response import json as json_response
 
 from pichr_appliance import hookimpl, hookspecs
-from pichr_appliance.classifier_contract import ClassifierContract
-from pichr_appliance.classifiers import ImageClassifier
+from pichr_appliance.classifiers.base import ImageClassifier
+from pichr_appliance.classifiers.contract import ClassifierContract
 from pichr_appliance.limits import MemoryRateLimitStore
 from pichr_appliance.models import User
 from pichr_appliance.testing import sample_image_bytes
