@@ -85,10 +85,12 @@ class Runtime:
         pluggy's ``firstresult`` cannot do with ``async def`` implementations (a
         coroutine object is never None, so it would always win). Exceptions propagate.
         """
-        kwargs["runtime"] = self
         impls = getattr(self.pm.hook, hook_name).get_hookimpls()
+        kwargs["runtime"] = self
         for impl in reversed(impls):  # pluggy keeps them in reverse call order
             result = impl.function(*[kwargs[name] for name in impl.argnames])
+            if result is None:  # the common answer, checked before the costlier test
+                continue
             if inspect.isawaitable(result):
                 result = await result
             if result is not None:

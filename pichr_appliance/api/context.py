@@ -51,7 +51,7 @@ async def authenticate(request: Request) -> Actor | None:
     if cached is not _UNSET:
         return cached
     found = await request.app.ctx.runtime.first("actor_from_request", request=request)
-    actor = as_actor(found)
+    actor = None if found is None else as_actor(found)
     if actor is not None:
         check_enabled(actor.user)
     request.ctx.actor = actor
