@@ -3,6 +3,7 @@
 import asyncio
 
 import pytest
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from pichr_appliance import hookimpl
 from pichr_appliance.api.context import FORBIDDEN_BY_PLUGIN, Actor, combine_verdicts
@@ -141,3 +142,22 @@ def test_no_plugin_for_the_url_scheme_stops_with_a_clear_error(tmp_path):
     settings = make_settings(tmp_path, {"database": {"url": "mysql://db/pichr"}})
     with pytest.raises(ConfigError, match="no installed plugin handles mysql://"):
         tortoise_config(settings, get_plugin_manager(settings))
+
+
+class HelloConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    greeting: str = Field("Hello", min_length=1)
+    times: StrictInt = Field(1, ge=1)
+
+
+def test_plugin_config_validates_into_a_model_once_and_names_bad_keys(tmp_path):
+    rt = build_runtime(make_settings(tmp_path, {"plugin": {"hello": {"greeting": "Hi"}}}))
+    assert rt.plugin_config("hello") == {"greeting": "Hi"}
+    config = rt.plugin_config("hello", HelloConfig)
+    assert (config.greeting, config.times) == ("Hi", 1)
+    assert rt.plugin_config("hello", HelloConfig) is config  # cached per process
+    assert rt.plugin_config("unset", HelloConfig) == HelloConfig()
+    for section, key in (({"times": 0}, "times"), ({"colour": "red"}, "colour")):
+        bad = build_runtime(make_settings(tmp_path, {"plugin": {"hello": section}}))
+        with pytest.raises(ConfigError, match=f"^plugin.hello.{key}: "):
+            bad.plugin_config("hello", HelloConfig)
