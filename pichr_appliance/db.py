@@ -57,7 +57,11 @@ def _forget_cached_sql() -> None:
 
 
 async def init_db(settings: Settings, pm: Any = None) -> None:
-    """Open the ORM for this process (global fallback: see TRAPS.md #1)."""
+    """Open the ORM for this process.
+
+    Tortoise 1.x keeps its state per task (a ContextVar); a Sanic listener runs in
+    another task than the handlers, which see the ORM only through the global fallback.
+    """
     _forget_cached_sql()
     await Tortoise.init(config=tortoise_config(settings, pm), _enable_global_fallback=True)
 

@@ -15,7 +15,7 @@ from .services import sweeper
 def install_lifecycle(app: Sanic, rt: Runtime, store: RateLimitStore) -> None:
     """Open the database, storage and rate-limit store, run ``startup`` hooks and the
     background tasks (view-count flushes, the upload sweeper) in every worker; stop
-    them in reverse order. Listeners run in the worker's own task (TRAPS.md #1)."""
+    them in reverse order."""
 
     @app.before_server_start
     async def _open(app: Sanic) -> None:
