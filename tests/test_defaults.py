@@ -132,7 +132,8 @@ class SeesSqlite:
 
 
 def test_sqlite_is_a_tryfirst_configure_database_that_plugins_can_adjust(tmp_path):
-    settings = make_settings(tmp_path)
+    url = f"sqlite://{tmp_path}/pichr.sqlite3"  # also under PICHR_TEST_DATABASE=postgres
+    settings = make_settings(tmp_path, {"database": {"url": url}})
     config = tortoise_config(settings, get_plugin_manager(settings, [SeesSqlite()]))
     assert config["connections"]["default"]["engine"] == "tortoise.backends.sqlite"
     assert config["connections"]["default"]["credentials"]["journal_mode"] == "DELETE"
