@@ -20,7 +20,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 "$VENV/bin/pip" install -q "pyinstaller>=6.10,<7"
 # A real (not editable) install: PyInstaller then finds the migrations and package
-# data through the installed package, as TRAPS.md #12 says.
+# data through the installed package (an editable install hides them from it).
 "$VENV/bin/pip" install -q "$ROOT"
 "$VENV/bin/pip" install -q --force-reinstall --no-deps "$ROOT"
 

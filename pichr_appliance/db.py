@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise
@@ -19,8 +18,9 @@ APP_LABEL = "models"
 def tortoise_config(settings: Settings, pm: Any = None) -> dict[str, Any]:
     """The Tortoise config for these settings, after plugins had their say.
 
-    The built-in default understands ``sqlite://`` URLs. A database plugin (such as
-    pichr-postgres) implements ``configure_database`` and edits the connection entry.
+    Every URL scheme is a plugin's ``configure_database``: ``sqlite://`` is the
+    built-in ``pichr_appliance.defaults.sqlite``, ``postgres://`` is pichr-postgres.
+    Without ``pm``, the plugins that ``settings`` enable are loaded.
     """
     url = settings.database_url
     config: dict[str, Any] = {
@@ -35,23 +35,11 @@ def tortoise_config(settings: Settings, pm: Any = None) -> dict[str, Any]:
         "use_tz": True,
         "timezone": "UTC",
     }
-    if url.startswith("sqlite://"):
-        path = url[len("sqlite://") :]
-        if path != ":memory:":
-            # aiosqlite hangs instead of failing when the folder is missing.
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        config["connections"]["default"] = {
-            "engine": "tortoise.backends.sqlite",
-            "credentials": {
-                "file_path": path,
-                # WAL + a busy timeout let CLI commands work while the server runs.
-                "journal_mode": "WAL",
-                "busy_timeout": settings.database.busy_timeout_ms,
-                "synchronous": "NORMAL",
-            },
-        }
-    if pm is not None:
-        pm.hook.configure_database(settings=settings, config=config)
+    if pm is None:
+        from .plugins import get_plugin_manager
+
+        pm = get_plugin_manager(settings)
+    pm.hook.configure_database(settings=settings, config=config)
     if "default" not in config["connections"]:
         scheme = url.split("://", 1)[0]
         raise ConfigError(
@@ -69,7 +57,11 @@ def _forget_cached_sql() -> None:
 
 
 async def init_db(settings: Settings, pm: Any = None) -> None:
-    """Open the ORM for this process (global fallback: see TRAPS.md #1)."""
+    """Open the ORM for this process.
+
+    Tortoise 1.x keeps its state per task (a ContextVar); a Sanic listener runs in
+    another task than the handlers, which see the ORM only through the global fallback.
+    """
     _forget_cached_sql()
     await Tortoise.init(config=tortoise_config(settings, pm), _enable_global_fallback=True)
 

@@ -13,11 +13,25 @@ as implementations of these same hooks in ``pichr_appliance.defaults``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pluggy
 
 hookspec = pluggy.HookspecMarker("pichr_appliance")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A ``permission_allowed`` answer: "no, unless another plugin allows it".
+
+    Stronger than None, weaker than False: a True from any plugin overrides it, and
+    the caller gets 403 with this ``code`` and ``message`` (the built-in role rule
+    answers ``Refusal("insufficient_role", ...)``).
+    """
+
+    code: str
+    message: str
 
 
 @hookspec
@@ -62,8 +76,11 @@ def register_rate_limit_stores(settings: Any) -> Any:
 def configure_database(settings: Any, config: dict) -> None:
     """Edit the Tortoise ORM ``config`` dict in place before the database opens.
 
-    Synchronous. The core fills ``config["connections"]["default"]`` for ``sqlite://``
-    URLs; a plugin such as pichr-postgres sets it for the URLs it handles.
+    Synchronous. Every implementation runs. The built-in one
+    (``pichr_appliance.defaults.sqlite``, ``tryfirst``) fills
+    ``config["connections"]["default"]`` for ``sqlite://`` URLs before the others run;
+    a plugin such as pichr-postgres sets it for the URLs it handles. When no plugin
+    fills it, start-up stops with an error naming the URL scheme.
     """
 
 
@@ -78,10 +95,17 @@ def register_classifiers(settings: Any) -> Any:
 
 @hookspec
 def actor_from_request(runtime: Any, request: Any) -> Any:
-    """Return a ``User`` for this request, or None to let other methods decide.
+    """Return who is calling: an ``Actor`` or a ``User``, or None to let others decide.
 
-    May return an awaitable. Runs before Bearer-token authentication; the first
-    non-None result wins. Used for alternate authentication (e.g. a trusted proxy).
+    May return an awaitable. Implementations are asked one at a time in pluggy's order
+    (``tryfirst`` ones first, then the others, last registered first) and the first
+    non-None answer wins; the rest are not called. A ``User`` becomes
+    ``Actor(user, via="plugin")`` (``pichr_appliance.api.context.Actor``). Raise
+    ``ApiError`` (401) for credentials that were presented but are invalid; a disabled
+    account is refused with 403 ``account_disabled`` whoever found it. The built-in
+    ``Authorization: Bearer`` authentication (session tokens and API keys,
+    ``pichr_appliance.defaults.auth``) is ``trylast``: plugins (e.g. a trusted proxy)
+    take precedence over the header. Used for alternate authentication.
     """
 
 
@@ -136,16 +160,19 @@ def file_invalidated(runtime: Any, file_id: str) -> Any:
 
 @hookspec
 def permission_allowed(runtime: Any, actor: Any, action: str, resource: Any) -> Any:
-    """Allow (True), forbid (False) or have no opinion (None) on ``actor`` doing ``action``.
+    """Allow (True), forbid (False), refuse by default (a ``Refusal``) or have no
+    opinion (None) on ``actor`` doing ``action``.
 
     ``actor`` is the authenticated caller (``actor.user`` is the ``User``; ``actor.via``
     is "session", "api_key" or "plugin"). ``action`` is one of "read", "write",
     "upload", "delete" (API-key permissions, checked for every caller), "access" (any
     signed-in route), "moderate" (staff routes) or "admin" (admin routes).
-    ``resource`` is the request path. Runs after the core's own checks passed, or, for
-    "moderate"/"admin", also when the caller's role does not grant them. Any False
-    forbids (403 ``forbidden_by_plugin``); otherwise any True allows a role-gated
-    action; otherwise the core's answer stands. May return an awaitable.
+    ``resource`` is the request path. Runs after the caller's API-key permissions
+    passed. Every implementation is asked; the answers combine regardless of order:
+    any False forbids (403 ``forbidden_by_plugin``); otherwise any True allows;
+    otherwise any ``Refusal`` forbids with its own code (the built-in role rule,
+    ``pichr_appliance.defaults.roles``, refuses "moderate"/"admin" to other roles with
+    403 ``insufficient_role``); otherwise the action is allowed. May return an awaitable.
     """
 
 

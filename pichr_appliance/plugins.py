@@ -16,11 +16,15 @@ import pluggy
 
 from . import hookspecs
 from .config import ConfigError, Settings
+from .defaults import MODULES as DEFAULT_MODULES
 
 log = logging.getLogger("pichr_appliance.plugins")
 
 ENTRY_POINT_GROUP = "pichr_appliance"
-DEFAULT_PLUGINS = ("pichr_appliance.default_plugins",)
+# The built-ins (pichr_appliance/defaults/), registered first and by module name like
+# any plugin; ``plugins.disabled`` does not apply to them (the core needs a storage
+# backend and a way to sign in), but any installed plugin can override them.
+DEFAULT_PLUGINS = tuple(f"pichr_appliance.defaults.{name}" for name in DEFAULT_MODULES)
 
 
 def get_plugin_manager(settings: Settings, extra: Sequence[Any] = ()) -> pluggy.PluginManager:
@@ -108,11 +112,14 @@ def _load_plugin_dir(
 
 
 def plugin_names(pm: pluggy.PluginManager) -> list[str]:
+    """The names of every registered plugin, built-ins included."""
     return [name for name, _ in pm.list_name_plugin()]
 
 
 def describe_plugins(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
-    """Installed plugins with their version and implemented hooks (for ``plugins``)."""
+    """Installed plugins with their version and implemented hooks (for ``plugins``).
+
+    The built-ins (``pichr_appliance.defaults.<module>``) carry the appliance's version."""
     out = []
     for name, plugin in pm.list_name_plugin():
         hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])

@@ -7,9 +7,10 @@ import inspect
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import pluggy
+import pydantic
 
 from .config import ConfigError, Settings, ensure_data_dir
 from .limits import RateLimitStore
@@ -20,6 +21,7 @@ from .services.hotcache import HotCache
 from .storage.base import StorageBackend, StorageError
 
 log = logging.getLogger("pichr_appliance.runtime")
+M = TypeVar("M", bound=pydantic.BaseModel)
 
 
 @dataclass(eq=False)
@@ -41,9 +43,27 @@ class Runtime:
     counters: ViewCounters = field(default_factory=ViewCounters)
     _classifiers: list[Any] | None = field(default=None, repr=False)
 
-    def plugin_config(self, name: str) -> dict[str, Any]:
-        """The ``[plugin.<name>]`` settings section of plugin ``name`` ({} when unset)."""
-        return self.settings.plugin_config(name)
+    _plugin_configs: dict[tuple[str, Any], Any] = field(default_factory=dict, repr=False)
+
+    @overload
+    def plugin_config(self, name: str) -> dict[str, Any]: ...
+    @overload
+    def plugin_config(self, name: str, model: type[M]) -> M: ...
+
+    def plugin_config(self, name: str, model: type[M] | None = None) -> Any:
+        """The ``[plugin.<name>]`` settings section of plugin ``name``.
+
+        Without ``model``: the raw dict ({} when unset). With a pydantic ``model``
+        class: the section validated into it, once per process (cached, so reading it
+        per request is free); a bad value raises ``ConfigError`` naming the key, e.g.
+        ``plugin.hello.greeting: ...``. See :func:`parse_plugin_config`.
+        """
+        if model is None:
+            return self.settings.plugin_config(name)
+        key = (name, model)
+        if key not in self._plugin_configs:
+            self._plugin_configs[key] = parse_plugin_config(self.settings, name, model)
+        return self._plugin_configs[key]
 
     async def fire(self, event: str, **kwargs: Any) -> None:
         """Tell every implementation of event hook ``event`` (``file_uploaded``, ...).
@@ -76,6 +96,27 @@ class Runtime:
             results.append(result)
         return results
 
+    async def first(self, hook_name: str, **kwargs: Any) -> Any:
+        """The first non-None answer of ``hook_name``, asking one implementation at a time.
+
+        Pluggy's call order (``tryfirst``, then the others last registered first, then
+        ``trylast``) with ``runtime=`` and ``kwargs``; awaitable answers are awaited
+        before the next implementation is asked, and later ones are not called. What
+        pluggy's ``firstresult`` cannot do with ``async def`` implementations (a
+        coroutine object is never None, so it would always win). Exceptions propagate.
+        """
+        impls = getattr(self.pm.hook, hook_name).get_hookimpls()
+        kwargs["runtime"] = self
+        for impl in reversed(impls):  # pluggy keeps them in reverse call order
+            result = impl.function(*[kwargs[name] for name in impl.argnames])
+            if result is None:  # the common answer, checked before the costlier test
+                continue
+            if inspect.isawaitable(result):
+                result = await result
+            if result is not None:
+                return result
+        return None
+
     def has_impls(self, hook_name: str) -> bool:
         """Whether any plugin implements ``hook_name`` (asking pluggy is not free)."""
         return bool(getattr(self.pm.hook, hook_name).get_hookimpls())
@@ -90,6 +131,21 @@ class Runtime:
                 for c in group or []
             ]
         return self._classifiers
+
+
+def parse_plugin_config(settings: Settings, name: str, model: type[M]) -> M:
+    """``[plugin.<name>]`` validated into the pydantic ``model``; ConfigError names the key.
+
+    For hooks that get ``settings`` but no runtime (``register_*``); elsewhere prefer
+    ``runtime.plugin_config(name, model)``, which caches the result. Give the model
+    ``model_config = ConfigDict(extra="forbid")`` to reject misspelled keys.
+    """
+    try:
+        return model.model_validate(settings.plugin_config(name))
+    except pydantic.ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise ConfigError(f"plugin.{name}.{where}: {error['msg']}") from None
 
 
 def _not_available(key: str, kind: str, name: str, available: Any, pm: Any) -> ConfigError:

@@ -191,7 +191,8 @@ class ApiClient:
 
 @pytest.fixture(autouse=True)
 def _pichr_sanic_registry() -> Iterator[None]:
-    # TRAPS.md #4: a stale registry makes later test clients spin forever.
+    # A stale registry makes a later test client spin forever at 100% CPU in Sanic's
+    # shutdown_tasks (after a ReusableClient test on an app with ORM listeners).
     from sanic import Sanic
 
     Sanic.test_mode = True

@@ -12,8 +12,8 @@ import pytest
 from sanic.response import json as json_response
 
 from pichr_appliance import hookimpl, hookspecs
-from pichr_appliance.classifier_contract import ClassifierContract
-from pichr_appliance.classifiers import ImageClassifier
+from pichr_appliance.classifiers.base import ImageClassifier
+from pichr_appliance.classifiers.contract import ClassifierContract
 from pichr_appliance.limits import MemoryRateLimitStore
 from pichr_appliance.models import User
 from pichr_appliance.testing import sample_image_bytes
@@ -263,7 +263,7 @@ def test_admin_plugins_lists_plugins_hooks_and_active_backends(pichr_client):
     assert r.status == 200
     by_name = {p["name"]: p for p in r.json["plugins"]}
     assert by_name["Routes"]["hooks"] == ["register_routes"]
-    assert "register_storage_backends" in by_name["pichr_appliance.default_plugins"]["hooks"]
+    assert "register_storage_backends" in by_name["pichr_appliance.defaults.storage"]["hooks"]
     assert r.json["active"]["storage"] == "local"
     assert r.json["active"]["classifiers"] == ["red-share"]
     assert {"plugin": "Routes", "path": "/-/Routes/hello", "methods": ["GET"]} in r.json["routes"]

@@ -185,7 +185,7 @@ def test_entry_point_plugins_are_loaded_and_described(tmp_path, installed_plugin
     described = {p["name"]: p for p in describe_plugins(pm)}
     assert described[installed_plugin]["version"] == "1.2.3"
     assert described[installed_plugin]["hooks"] == ["register_commands"]
-    assert "register_storage_backends" in described["pichr_appliance.default_plugins"]["hooks"]
+    assert "register_storage_backends" in described["pichr_appliance.defaults.storage"]["hooks"]
     disabled = make_settings(tmp_path / "e", {"plugins": {"disabled": [installed_plugin]}})
     assert installed_plugin not in plugin_names(get_plugin_manager(disabled))
 

@@ -133,7 +133,7 @@ def test_sliding_window_never_allows_twice_the_limit(tmp_path, monkeypatch):
 
 
 def test_forwarded_headers_count_only_from_trusted_proxies(tmp_path):
-    from pichr_appliance.services.ratelimit import client_ip
+    from pichr_appliance.api.middleware import client_ip
 
     class Conn:
         client_ip = "127.0.0.1"

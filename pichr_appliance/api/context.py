@@ -1,24 +1,28 @@
-"""Who is calling: session JWT, API key, or a plugin's ``actor_from_request``."""
+"""Who is calling, and whether they may: the ``Actor`` that handlers work with.
+
+Credentials are resolved by ``actor_from_request`` implementations (the built-in
+Bearer session-token / API-key one is ``pichr_appliance.defaults.auth``), and the
+rules by ``permission_allowed`` implementations (the built-in role rule is
+``pichr_appliance.defaults.roles``). Handlers call :func:`authenticate`,
+:func:`require_actor` and :func:`require_role`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from typing import Any
 
 from sanic import Request
 
 from ..errors import ApiError, forbidden, unauthorized
+from ..hookspecs import Refusal
 from ..models import User
-from ..security import looks_like_api_key
-from ..services import api_keys, sessions
-from ..timeutil import utcnow
-
-# lastUsedAt is refreshed at most this often per key: no write per request.
-LAST_USED_GRANULARITY = timedelta(seconds=60)
 
 
 @dataclass
 class Actor:
+    """An authenticated caller: the account, and how it proved who it is."""
+
     user: User
     via: str  # "session" | "api_key" | "plugin"
     session_id: str | None = None
@@ -26,9 +30,11 @@ class Actor:
 
     @property
     def is_staff(self) -> bool:
+        """True for moderators and admins."""
         return self.user.role in ("moderator", "admin")
 
     def can(self, permission: str) -> bool:
+        """Whether this credential carries ``permission`` (API keys are scoped)."""
         return self.permissions is None or permission in self.permissions
 
 
@@ -36,50 +42,33 @@ _UNSET = object()
 
 
 async def authenticate(request: Request) -> Actor | None:
-    """The caller, or None when anonymous; 401 for presented but invalid credentials."""
+    """The caller, or None when anonymous; 401 for presented but invalid credentials.
+
+    Resolved once per request (``request.ctx.actor``): the first non-None answer of
+    ``actor_from_request`` in pluggy's call order (plugins before the built-in Bearer
+    header check, which is ``trylast``)."""
     cached = getattr(request.ctx, "actor", _UNSET)
     if cached is not _UNSET:
         return cached
-    actor = await _authenticate(request)
+    found = await request.app.ctx.runtime.first("actor_from_request", request=request)
+    actor = None if found is None else as_actor(found)
+    if actor is not None:
+        check_enabled(actor.user)
     request.ctx.actor = actor
     return actor
 
 
-async def _authenticate(request: Request) -> Actor | None:
-    rt = request.app.ctx.runtime
-    # Asking pluggy when no plugin answers costs as much as the rest of serving an image.
-    if rt.has_impls("actor_from_request"):
-        for result in await rt.call("actor_from_request", request=request):
-            if isinstance(result, User):
-                _check_enabled(result)
-                return Actor(result, "plugin")
-    header = request.headers.get("authorization", "")
-    if not header:
-        return None
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        raise unauthorized("Authorization must be 'Bearer <token>'", "invalid_token")
-    if looks_like_api_key(token):
-        key = await api_keys.resolve_key(token)
-        if key is None:
-            raise unauthorized("Invalid, expired or revoked API key", "invalid_token")
-        _check_enabled(key.user)
-        now = utcnow()
-        if key.last_used_at is None or now - key.last_used_at > LAST_USED_GRANULARITY:
-            await type(key).filter(id=key.id).update(last_used_at=now)
-        return Actor(key.user, "api_key", permissions=frozenset(key.permissions))
-    claims = rt.tokens.decode_access(token)
-    if claims is None or not await sessions.active_session(claims.session_id, claims.user_id):
-        raise unauthorized("Invalid or expired token", "invalid_token")
-    user = await User.get_or_none(id=claims.user_id)
-    if user is None:
-        raise unauthorized("Invalid or expired token", "invalid_token")
-    _check_enabled(user)
-    return Actor(user, "session", session_id=claims.session_id)
+def as_actor(found: Any) -> Actor | None:
+    """An ``actor_from_request`` answer as an Actor: a bare ``User`` is ``via="plugin"``."""
+    if found is None or isinstance(found, Actor):
+        return found
+    if isinstance(found, User):
+        return Actor(found, "plugin")
+    raise TypeError(f"actor_from_request returned {type(found).__name__}, not Actor/User/None")
 
 
-def _check_enabled(user: User) -> None:
+def check_enabled(user: User) -> None:
+    """403 ``account_disabled`` for a disabled account, however it authenticated."""
     if user.disabled:
         raise ApiError(403, "account_disabled", "This account is disabled")
 
@@ -88,7 +77,7 @@ async def require_actor(
     request: Request, permission: str | None = None, *, session_only: bool = False
 ) -> Actor:
     """The authenticated caller, or 401; 403 for API keys on session-only routes or
-    keys lacking ``permission``."""
+    keys lacking ``permission``, and when ``permission_allowed`` refuses it."""
     actor = await authenticate(request)
     if actor is None:
         raise unauthorized()
@@ -98,35 +87,42 @@ async def require_actor(
         raise forbidden(
             f"This API key lacks the '{permission}' permission", "insufficient_permissions"
         )
-    if await plugin_verdict(request, actor, permission or "access") is False:
-        raise forbidden("A plugin does not allow this", "forbidden_by_plugin")
+    await check_permission(request, actor, permission or "access")
     return actor
 
 
 async def require_role(request: Request, *roles: str) -> Actor:
-    """A signed-in (session) caller whose role is one of ``roles``, else 403.
+    """A signed-in (session) caller allowed the staff action of ``roles``, else 403.
 
-    Plugins (``permission_allowed``) may forbid it, or allow it to other roles.
+    ``("admin",)`` asks for the "admin" action, anything else for "moderate"; which
+    roles grant them is the built-in ``permission_allowed`` rule, which plugins may
+    override (True) or tighten (False).
     """
     actor = await require_actor(request, session_only=True)
-    action = "admin" if set(roles) == {"admin"} else "moderate"
-    verdict = await plugin_verdict(request, actor, action)
-    if verdict is False:
-        raise forbidden("A plugin does not allow this", "forbidden_by_plugin")
-    if actor.user.role not in roles and verdict is not True:
-        raise forbidden("Your role does not allow this", "insufficient_role")
+    await check_permission(request, actor, "admin" if set(roles) == {"admin"} else "moderate")
     return actor
 
 
-async def plugin_verdict(request: Request, actor: Actor, action: str) -> bool | None:
-    """What ``permission_allowed`` implementations say: False if any forbids, True if
-    any allows, None when none has an opinion (or none is installed)."""
+async def check_permission(request: Request, actor: Actor, action: str) -> None:
+    """Raise 403 unless the ``permission_allowed`` answers let ``actor`` do ``action``."""
     rt = request.app.ctx.runtime
-    if not rt.has_impls("permission_allowed"):
+    answers = await rt.call("permission_allowed", actor=actor, action=action, resource=request.path)
+    verdict = combine_verdicts(answers)
+    if isinstance(verdict, Refusal):
+        raise forbidden(verdict.message, verdict.code)
+
+
+FORBIDDEN_BY_PLUGIN = Refusal("forbidden_by_plugin", "A plugin does not allow this")
+
+
+def combine_verdicts(answers: list[Any]) -> Refusal | None:
+    """The refusal that ``answers`` add up to, or None when they allow the action.
+
+    Any False forbids; otherwise any True allows; otherwise the first Refusal stands;
+    otherwise (only None) the action is allowed. Order does not matter.
+    """
+    if any(a is False for a in answers):
+        return FORBIDDEN_BY_PLUGIN
+    if any(a is True for a in answers):
         return None
-    results = await rt.call("permission_allowed", actor=actor, action=action, resource=request.path)
-    if any(r is False for r in results):
-        return False
-    if any(r is True for r in results):
-        return True
-    return None
+    return next((a for a in answers if isinstance(a, Refusal)), None)

@@ -25,7 +25,8 @@ def startup(runtime: Any) -> None:
     """Check the settings and, when enabled, register the ``actor_from_request`` hook.
 
     Registered here rather than declared on the module so that an installed but unused
-    plugin costs nothing: the core skips the hook entirely when nobody implements it.
+    plugin costs nothing: no extra implementation is asked on every request (``/i/``
+    included). Not ``trylast``, so it is asked before the built-in Bearer check.
     """
     config = auth_proxy_config(runtime.settings)
     pm = runtime.pm

@@ -46,7 +46,7 @@ def _names(value: Any, key: str) -> tuple[str, ...]:
 
 def auth_proxy_config(settings: Any) -> AuthProxyConfig:
     """The validated ``[plugin.auth_proxy]`` section; ConfigError names the bad key."""
-    section = dict(settings.plugin.get("auth_proxy") or {})
+    section = dict(settings.plugin_config("auth_proxy"))
     defaults = AuthProxyConfig()
     values: dict[str, Any] = {}
     for key in ("enabled", "create_users"):

@@ -6,13 +6,13 @@ import logging
 from typing import Any
 
 from pichr_appliance import hookimpl
+
+# The same address check as the core's client address, so that one setting
+# (server.trusted_proxies) means one thing everywhere.
+from pichr_appliance.api.middleware import is_trusted_proxy
 from pichr_appliance.errors import ApiError
 from pichr_appliance.models import User
 from pichr_appliance.services import accounts, audit
-
-# The same address checks as the rate limiter's, so that one setting
-# (server.trusted_proxies) means one thing everywhere.
-from pichr_appliance.services.ratelimit import _networks, _trusted
 
 from .config import AuthProxyConfig
 
@@ -28,8 +28,7 @@ def refused(message: str, code: str = "invalid_remote_user") -> ApiError:
 def peer_is_trusted(request: Any, trusted_proxies: list[str]) -> bool:
     """Whether the socket peer (never a forwarded address) is in ``trusted_proxies``."""
     peer = request.conn_info.client_ip if request.conn_info else ""
-    networks = _networks(tuple(trusted_proxies))
-    return bool(networks) and _trusted(peer, networks)
+    return is_trusted_proxy(peer, trusted_proxies)
 
 
 def single_header(request: Any, name: str) -> str | None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
-from pichr_appliance.classifiers import ImageClassifier
+from pichr_appliance.classifiers.base import ImageClassifier
 
 # The model looks at a 256x256 resize (then a 224 centre crop). Decoding a 12 MP JPEG
 # at full size only to throw the pixels away costs more than the inference: JPEG draft

@@ -21,7 +21,7 @@ class NsfwConfig:
 
 def nsfw_config(settings: Any) -> NsfwConfig:
     """The validated ``[plugin.nsfw]`` section; ConfigError names the bad key."""
-    section = dict(settings.plugin.get("nsfw") or {})
+    section = dict(settings.plugin_config("nsfw"))
     enabled = section.pop("enabled", False)
     frames = section.pop("frames", 3)
     threads = section.pop("threads", 1)

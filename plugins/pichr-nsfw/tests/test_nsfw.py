@@ -7,7 +7,7 @@ from pichr_nsfw import OpenNsfwClassifier, nsfw_config, shared_model
 from pichr_nsfw.classifier import frame_indices
 from PIL import Image
 
-from pichr_appliance.classifier_contract import ClassifierContract
+from pichr_appliance.classifiers.contract import ClassifierContract
 from pichr_appliance.config import ConfigError
 from pichr_appliance.models import Report
 from pichr_appliance.plugins import describe_runtime, get_plugin_manager, plugin_names

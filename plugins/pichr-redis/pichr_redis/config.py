@@ -19,7 +19,7 @@ class RedisConfig:
 
 def redis_config(settings: Any) -> RedisConfig | None:
     """The configuration, or None when ``plugin.redis.url`` is not set."""
-    section = dict(settings.plugin.get("redis") or {})
+    section = dict(settings.plugin_config("redis"))
     url = section.pop("url", "")
     if not url:
         return None

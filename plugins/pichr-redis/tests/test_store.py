@@ -7,6 +7,7 @@ import pytest
 from pichr_redis.store import RedisRateLimitStore
 
 from pichr_appliance.config import ConfigError
+from pichr_appliance.limits.contract import RateLimitStoreContract
 from pichr_appliance.testing import make_settings
 
 MACHINE_REDIS = "redis://127.0.0.1:6379/0"
@@ -78,3 +79,21 @@ def test_redis_going_away_degrades_to_per_process_counts(tmp_path, private_redis
     asyncio.run(scenario())
     warnings = [r for r in caplog.records if "Redis unavailable" in r.getMessage()]
     assert len(warnings) == 1  # logged once, not per request
+
+
+class TestRedisStoreContract(RateLimitStoreContract):
+    """The same suite as the core's stores; ``other_store`` is another machine."""
+
+    @pytest.fixture
+    async def store(self, tmp_path, prefix):
+        s = RedisRateLimitStore(settings_for(tmp_path, MACHINE_REDIS, prefix))
+        await s.startup()
+        yield s
+        await s.shutdown()
+
+    @pytest.fixture
+    async def other_store(self, tmp_path, prefix):
+        s = RedisRateLimitStore(settings_for(tmp_path, MACHINE_REDIS, prefix))
+        await s.startup()
+        yield s
+        await s.shutdown()

@@ -117,7 +117,8 @@ class S3Storage(StorageBackend):
     # Life cycle -----------------------------------------------------------------------
 
     def client_config(self) -> AioConfig:
-        """The botocore configuration: SigV4 always (TRAPS.md #8), bounded retries."""
+        """The botocore configuration: SigV4 always (botocore presigns
+        with SigV2 by default, which SeaweedFS and R2 reject), bounded retries."""
         o = self.options
         return AioConfig(
             signature_version="s3v4",

@@ -118,7 +118,7 @@ def webhooks_config(settings: Any) -> WebhooksConfig | None:
     Secrets written as ``{ "$env" = "NAME" }`` or ``{ "$file" = "/path" }`` are resolved
     by the core when the settings load.
     """
-    section = dict(settings.plugin.get("webhooks") or {})
+    section = dict(settings.plugin_config("webhooks"))
     raw_endpoints = section.pop("endpoints", [])
     if not isinstance(raw_endpoints, list):
         raise ConfigError("plugin.webhooks.endpoints: must be a list of tables")

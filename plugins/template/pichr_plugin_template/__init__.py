@@ -9,32 +9,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from sanic.response import json
 
 from pichr_appliance import hookimpl
-from pichr_appliance.config import ConfigError
 
 __version__ = "0.1.0"
+NAME = "template"  # the [plugin.<NAME>] section
 
 
-def template_config(settings: Any) -> dict[str, Any]:
-    """The ``[plugin.template]`` section with defaults; ConfigError names a bad key."""
-    section = dict(settings.plugin.get("template") or {})
-    greeting = section.pop("greeting", "Hello")
-    min_side = section.pop("min_side", 0)
-    if section:
-        raise ConfigError(f"plugin.template: unknown setting(s) {', '.join(sorted(section))}")
-    if not isinstance(greeting, str) or not greeting:
-        raise ConfigError("plugin.template.greeting: must be a non-empty string")
-    if not isinstance(min_side, int) or isinstance(min_side, bool) or min_side < 0:
-        raise ConfigError("plugin.template.min_side: must be a whole number, 0 for no limit")
-    return {"greeting": greeting, "min_side": min_side}
+class TemplateConfig(BaseModel):
+    """``[plugin.template]``: read with ``runtime.plugin_config(NAME, TemplateConfig)``."""
+
+    # forbid: a misspelled key stops start-up instead of being silently ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    greeting: str = Field("Hello", min_length=1)
+    min_side: StrictInt = Field(0, ge=0)  # pixels; 0 for no limit
 
 
 @hookimpl
 def startup(runtime: Any) -> None:
     """Check the settings when the server starts, so that a typo stops it at once."""
-    template_config(runtime.settings)
+    runtime.plugin_config(NAME, TemplateConfig)
 
 
 @hookimpl
@@ -42,7 +39,7 @@ def register_routes(runtime: Any) -> list[tuple]:
     """``GET /-/pichr_plugin_template/hello?name=you``: a greeting (no sign-in needed)."""
 
     async def hello(request: Any) -> Any:
-        greeting = template_config(runtime.settings)["greeting"]
+        greeting = runtime.plugin_config(NAME, TemplateConfig).greeting
         name = request.args.get("name", "world")[:100]
         return json({"message": f"{greeting}, {name}!"})
 
@@ -52,7 +49,7 @@ def register_routes(runtime: Any) -> list[tuple]:
 @hookimpl
 def validate_upload(runtime: Any, info: Any) -> str | None:
     """Refuse images smaller than ``min_side`` pixels on a side (None accepts)."""
-    min_side = template_config(runtime.settings)["min_side"]
+    min_side = runtime.plugin_config(NAME, TemplateConfig).min_side
     if min_side and min(info.width, info.height) < min_side:
         return f"images must be at least {min_side} pixels on each side"
     return None

@@ -2,7 +2,7 @@
 
 Subclass it in your plugin's tests and provide a ``classifier`` fixture::
 
-    from pichr_appliance.classifier_contract import ClassifierContract
+    from pichr_appliance.classifiers.contract import ClassifierContract
 
     class TestMyClassifier(ClassifierContract):
         @pytest.fixture
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from .testing import sample_image_bytes
+from ..testing import sample_image_bytes
 
 
 def _score(classifier, path: Path) -> float:

@@ -1,4 +1,4 @@
-"""Image classifiers: what ``register_classifiers`` returns, and the contract they meet."""
+"""The classifier contract: what ``register_classifiers`` returns."""
 
 from __future__ import annotations
 
