@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
@@ -10,9 +10,13 @@ from tortoise.transactions import in_transaction
 from ..errors import ApiError, bad_request, not_found
 from ..models import Album, AlbumFile, File, User, is_id
 from ..security import new_id
-from ..timeutil import iso, utcnow
+from ..timeutil import iso
+from . import access
 from . import files as files_service
 from . import uploads as checks  # title/description/visibility/tags rules shared with files
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 MAX_FILE_IDS = 1000
 
@@ -147,14 +151,7 @@ async def list_own(user: User, *, limit: int, offset: int) -> tuple[list[Album],
     return albums, total
 
 
-def _privileged(album: Album, user: User | None) -> bool:
-    return user is not None and (album.owner_id == user.id or files_service.is_staff(user))
-
-
-def check_available(album: Album) -> None:
-    """410 for albums removed by moderation."""
-    if album.removed_at is not None:
-        raise ApiError(410, "removed", "This album was removed")
+check_available = access.check_album_available  # the rule lives in access.py
 
 
 async def get_visible(album_id: str, user: User | None) -> Album:
@@ -163,60 +160,45 @@ async def get_visible(album_id: str, user: User | None) -> Album:
     Public and unlisted albums are open to anyone; private ones, albums held by a
     ``csam`` report and albums of disabled accounts only to the owner and staff.
     """
-    album = await Album.get_or_none(id=album_id) if is_id(album_id) else None
-    if album is None:
-        raise not_found("Album")
-    if not _privileged(album, user):
-        if album.visibility == "private" or album.hidden:
-            raise not_found("Album")
-        owner = await User.get_or_none(id=album.owner_id)
-        if owner is None or owner.disabled:
-            raise not_found("Album")
-    check_available(album)
-    return album
+    return await access.visible_album(album_id, user)
 
 
 async def get_own(album_id: str, user: User, *, staff_ok: bool = False) -> Album:
     """The caller's album (or any album for staff when ``staff_ok``); 404 otherwise."""
     album = await Album.get_or_none(id=album_id) if is_id(album_id) else None
-    if album is None or not (
-        album.owner_id == user.id or (staff_ok and files_service.is_staff(user))
-    ):
+    if album is None or not (album.owner_id == user.id or (staff_ok and access.is_staff(user))):
         raise not_found("Album")
     return album
 
 
-def _shown_to(file: File, viewer: User | None, now: Any) -> bool:
-    """Whether a file inside a readable album is listed for a non-owner viewer."""
-    if file.status != "ready" or file.hidden or file.visibility == "private":
-        return False
-    if file.expires_at is not None and file.expires_at <= now:
-        return False
-    return not file.age_restricted or (viewer is not None and viewer.age_confirmed)
-
-
 async def page(
-    rt: Any, album: Album, viewer: User | None, *, limit: int, offset: int
+    rt: Runtime, album: Album, viewer: User | None, *, limit: int, offset: int
 ) -> dict[str, Any]:
     """Album plus a page of its files in album order, as ``viewer`` may see them.
 
     Others than the owner and staff see neither private, held, removed or expired
     files, nor age-restricted ones unless they confirmed their age (as the public
-    feed); ``fileCount`` and ``total`` count what the viewer sees.
+    feed); ``fileCount`` and ``total`` count what the viewer sees. Filtered, counted
+    and paged in SQL (see ``access.in_album_for``).
     """
-    entries = await AlbumFile.filter(album_id=album.id).order_by("position", "id")
-    by_id = {f.id: f for f in await File.filter(id__in=[e.file_id for e in entries])}
-    ordered = [by_id[e.file_id] for e in entries if e.file_id in by_id]
+    shown = AlbumFile.filter(access.in_album_for(viewer, album))
+    total = await shown.count()
+    window: list[File] = []
+    if total > offset:
+        ids = (
+            await shown.order_by("position", "id")
+            .offset(offset)
+            .limit(limit)
+            .values_list("file_id", flat=True)
+        )
+        by_id = {f.id: f for f in await File.filter(id__in=ids)}
+        window = [by_id[i] for i in ids if i in by_id]
     cover = album.cover_file_id
-    if not _privileged(album, viewer):
-        now = utcnow()
-        ordered = [f for f in ordered if _shown_to(f, viewer, now)]
-        if cover not in {f.id for f in ordered}:
-            cover = None
-    window = ordered[offset : offset + limit]
-    out = album_json(rt.settings, album, len(ordered), cover)
+    if cover is not None and not await shown.filter(file_id=cover).exists():
+        cover = None
+    out = album_json(rt.settings, album, total, cover)
     out["files"] = await files_service.files_json(rt.settings, rt.storage, window)
-    out.update(total=len(ordered), limit=limit, offset=offset)
+    out.update(total=total, limit=limit, offset=offset)
     return out
 
 
