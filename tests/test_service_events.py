@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from pichr_appliance.cli import cli
 from pichr_appliance.testing import sample_image_bytes
 
-RECORDER = '''
+RECORDER = """
 import json, os
 from pichr_appliance import hookimpl
 
@@ -31,7 +31,7 @@ def album_created(runtime, album):
 @hookimpl
 def user_created(runtime, user):
     _note("user_created", id=user.id)
-'''
+"""
 
 
 @pytest.fixture

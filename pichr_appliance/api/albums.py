@@ -16,8 +16,7 @@ bp = Blueprint("albums", url_prefix="/api/v1/albums")
 async def create(request: Request) -> HTTPResponse:
     """``POST /albums``: 201 Album; only the caller's own files (400 naming others)."""
     actor = await require_actor(request, "write")
-    album = await albums_service.create(actor.user, json_object(request))
-    await request.app.ctx.runtime.fire("album_created", album=album)
+    album = await albums_service.create(request.app.ctx.runtime, actor.user, json_object(request))
     settings = request.app.ctx.settings
     return json(await albums_service.owner_json(settings, album), status=201)
 

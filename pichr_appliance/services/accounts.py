@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -12,6 +12,9 @@ from ..errors import ApiError, bad_request, conflict, not_found
 from ..models import ROLES, ApiKey, Session, User, is_id
 from ..security import Passwords, new_id
 from ..timeutil import iso, utcnow
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{3,32}$")
 # Deliberately simple: one @, a dot in the domain, no spaces. Real validation is the
@@ -129,6 +132,17 @@ async def create_user(
     except IntegrityError:
         # Lost a race with a concurrent signup for the same email or username.
         raise conflict("email or username already taken", "account_exists") from None
+
+
+async def register(rt: Runtime, **fields: Any) -> User:
+    """Create an account (the fields of :func:`create_user`) and fire ``user_created``.
+
+    The one way to open an account that plugins hear about: signup, ``user create``
+    and the auth-proxy plugin all come through here, so the event fires exactly once.
+    """
+    user = await create_user(rt.settings, rt.passwords, **fields)
+    await rt.fire("user_created", user=user)
+    return user
 
 
 async def find_login(identifier: str) -> User | None:

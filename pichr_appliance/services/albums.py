@@ -113,8 +113,11 @@ def _not_in_album() -> ApiError:
     )
 
 
-async def create(user: User, body: dict[str, Any]) -> Album:
-    """A new album of ``user``, optionally with files and a cover among them."""
+async def create(rt: Runtime, user: User, body: dict[str, Any]) -> Album:
+    """A new album of ``user``, optionally with files and a cover among them.
+
+    Fires ``album_created``, whoever asks (the API, ``import --album``).
+    """
     title = check_album_title(body.get("title"))
     description = checks.check_description(body.get("description"))
     visibility = checks.check_visibility(body.get("visibility") or "public")
@@ -140,6 +143,7 @@ async def create(user: User, body: dict[str, Any]) -> Album:
                 for i, fid in enumerate(file_ids)
             ]
         )
+    await rt.fire("album_created", album=album)
     return album
 
 
