@@ -6,13 +6,16 @@ import hashlib
 import math
 import os
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tortoise.transactions import in_transaction
 
 from ..errors import bad_request, conflict, not_found
 from ..models import File, Upload, UploadPart, User, is_id
-from . import uploads
+from . import ingest, uploads
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 MIN_PART = 5 * 1024 * 1024
 MAX_PARTS = 10_000
@@ -141,7 +144,7 @@ async def status(upload: Upload) -> dict:
     }
 
 
-async def complete(rt: Any, upload: Upload, file_id: Any, parts: Any) -> File:
+async def complete(rt: Runtime, upload: Upload, file_id: Any, parts: Any) -> File:
     """Check the client's part list, join the parts and process the file."""
     if file_id != upload.file_id:
         raise bad_request(
@@ -173,19 +176,9 @@ async def complete(rt: Any, upload: Upload, file_id: Any, parts: Any) -> File:
             "mismatched_parts",
             {"mismatchedParts": (wrong + extra)[:100]},
         )
-    claimed = await Upload.filter(id=upload.id, status="pending").update(status="receiving")
-    if not claimed:
-        raise conflict("This upload is being completed already", "upload_in_progress")
-    owner = await User.get_or_none(id=upload.owner_id) if upload.owner_id else None
-    plan_max = uploads.plan_of(rt.settings, owner).max_file_bytes
-    try:
-        path, total, sha = await uploads.receive(
-            rt.settings, upload, plan_max, _joined(rt, upload, stored)
-        )
-        file = await uploads.process(rt, upload, path, total, sha)
-    except BaseException:
-        await uploads.release(upload)
-        raise
+    file = await ingest.ingest(
+        rt, upload, _joined(rt, upload, stored), busy="This upload is being completed already"
+    )
     await _drop_parts(rt, upload)
     return file
 
