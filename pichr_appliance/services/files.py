@@ -97,7 +97,6 @@ async def files_json(settings: Any, storage: Any, files: list[File]) -> list[dic
 # The visibility rules live in access.py; these names stay for existing callers.
 is_owner = access.is_owner
 is_staff = access.is_staff
-can_see = access.may_see_file
 check_available = access.check_available
 
 
