@@ -32,8 +32,9 @@ bp = Blueprint("albums", url_prefix="/api/v1/albums")
 async def create(request: Request) -> HTTPResponse:
     """``POST /albums``: 201 Album; only the caller's own files (400 naming others)."""
     actor = await require_actor(request, "write")
-    album = await albums_service.create(actor.user, parse(request, AlbumCreateRequest))
-    await request.app.ctx.runtime.fire("album_created", album=album)
+    album = await albums_service.create(
+        request.app.ctx.runtime, actor.user, parse(request, AlbumCreateRequest)
+    )
     settings = request.app.ctx.settings
     return json(await albums_service.owner_json(settings, album), status=201)
 

@@ -37,9 +37,8 @@ async def signup(request: Request) -> HTTPResponse:
         raise forbidden("Signup is disabled on this server", "signup_disabled")
     body = parse(request, SignupBody)
     await ctx.rate_limiter.signup_attempt(request)
-    user = await accounts.create_user(
-        ctx.settings,
-        ctx.passwords,
+    user = await accounts.register(
+        ctx.runtime,
         email=body.email,
         username=body.username,
         password=body.password,
@@ -47,7 +46,6 @@ async def signup(request: Request) -> HTTPResponse:
         last_name=body.lastName,
         age_confirmed=body.ageConfirmed,
     )
-    await ctx.runtime.fire("user_created", user=user)
     session = await sessions.start_session(
         ctx.settings, ctx.tokens, user, request.headers.get("user-agent", "")
     )

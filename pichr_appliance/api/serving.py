@@ -1,20 +1,22 @@
-"""``/i/{fileId}``: image bytes with caching headers, ranges, variants and access rules."""
+"""``/i/{fileId}``: the HTTP side of serving image bytes (headers, 304, ranges, redirects).
+
+Which file and which variant a viewer gets is ``services/serving.py``'s business.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import re
-from datetime import UTC
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 
 from sanic import Blueprint, Request
 from sanic.helpers import has_message_body
 from sanic.response import HTTPResponse, ResponseStream, empty
 
 from .. import imaging
-from ..errors import ApiError, bad_request, not_found
-from ..models import File, User
+from ..errors import ApiError, not_found
+from ..models import User
 from ..services import files as files_service
+from ..services import serving
 from .context import authenticate
 from .operations import operation
 
@@ -26,7 +28,6 @@ HEADER_SCRUB = {c: None for c in range(32)} | {127: None, ord('"'): None, ord("\
 PUBLIC_CACHE = "public, max-age=31536000, immutable"
 PRIVATE_CACHE = "private, no-store"
 RANGE_RE = re.compile(r"^bytes=([0-9]{0,18})-([0-9]{0,18})$")  # longer: ignored, not int()
-_variant_locks: dict[str, asyncio.Lock] = {}
 
 
 async def _viewer(request: Request) -> User | None:
@@ -37,52 +38,18 @@ async def _viewer(request: Request) -> User | None:
     return actor.user if actor else None
 
 
-class _Meta:
-    """What serving needs to know about a file, cached for a second per worker."""
-
-    __slots__ = ("file", "owner_disabled", "modified", "last_modified")
-
-    def __init__(self, file: File | None, owner_disabled: bool) -> None:
-        self.file = file
-        self.owner_disabled = owner_disabled
-        if file is not None:
-            self.modified = file.created_at.astimezone(UTC).replace(microsecond=0)
-            # Formatting a date costs more than the rest of the header work together.
-            self.last_modified = format_datetime(self.modified, usegmt=True)
-
-
-async def _load(request: Request, file_id: str) -> tuple[_Meta, bool]:
-    """The file's metadata and whether it may be cached publicly; 404/410/403 per the rules."""
-    rt = request.app.ctx.runtime
-    cache = request.app.ctx.runtime.hotcache
-    meta = cache.get_meta(file_id)
-    if meta is None:
-        file = await File.get_or_none(id=file_id)
-        owner_disabled = False
-        if file is not None and file.owner_id:
-            owner = await User.get_or_none(id=file.owner_id)
-            owner_disabled = owner is not None and owner.disabled
-        meta = _Meta(file, owner_disabled)
-        cache.put_meta(file_id, meta)
-    file = meta.file
-    if file is None or file.status in ("pending", "failed"):
-        raise not_found("File")
-    viewer = await _viewer(request)
-    privileged = files_service.is_owner(file, viewer) or files_service.is_staff(viewer)
-    if not privileged:
-        if file.hidden or meta.owner_disabled:
-            raise not_found("File")
-        if file.visibility == "private":
-            args = request.args
-            if "sig" not in args or not rt.tokens.verify_url(
-                f"/i/{file.id}", args.get("exp"), args.get("sig")
-            ):
-                raise not_found("File")
-    files_service.check_available(file)
-    if file.age_restricted and not privileged and not (viewer and viewer.age_confirmed):
-        raise ApiError(403, "age_restricted", "Sign in and confirm your age to see this image")
-    public = file.visibility in ("public", "unlisted") and not file.age_restricted
-    return meta, public
+async def _load(request: Request, file_id: str) -> tuple[serving.Meta, bool]:
+    """The file's metadata for this request's viewer and whether it may be cached
+    publicly; 404/410/403 per the access rules (``services/serving.py``)."""
+    args = request.args
+    sig = args.get("sig")
+    return await serving.resolve(
+        request.app.ctx.runtime,
+        file_id,
+        lambda: _viewer(request),
+        exp=args.get("exp") if sig is not None else None,
+        sig=sig,
+    )
 
 
 class _ImageResponse(HTTPResponse):
@@ -108,77 +75,13 @@ class _ImageResponse(HTTPResponse):
 
 
 def _variant_params(request: Request, rt) -> dict | None:
+    """The variant the query asks for (None: the original); checked by the service."""
     args = request.args
     if not any(k in args for k in ("w", "h", "fit", "format")):
         return None
-    sizes = rt.settings.images.variant_sizes
-
-    def size(name: str) -> int | None:
-        raw = args.get(name)
-        if raw in (None, ""):
-            return None
-        if not (raw.isascii() and raw.isdigit()) or int(raw) == 0:  # "²".isdigit()
-            raise bad_request(f"{name}: a positive integer", "invalid_query", {"field": name})
-        return imaging.clamp_size(int(raw), sizes)
-
-    w, h = size("w"), size("h")
-    fit = args.get("fit", "contain")
-    if fit not in ("cover", "contain"):
-        raise bad_request("fit: cover or contain", "invalid_query", {"field": "fit"})
-    fmt = args.get("format")
-    if fmt is not None and fmt not in imaging.VARIANT_FORMATS:
-        raise bad_request("format: webp, jpeg or png", "invalid_query", {"field": "format"})
-    return {"w": w, "h": h, "fit": fit, "format": fmt}
-
-
-async def _variant(rt, file: File, params: dict) -> tuple[str, str, int]:
-    """Storage key, mime and size of the variant, made once (concurrent requests wait)."""
-    fmt = params["format"] or {"image/png": "png", "image/jpeg": "jpeg"}.get(file.mime, "webp")
-    name = f"{params['w'] or 0}x{params['h'] or 0}-{params['fit']}.{fmt}"
-    key = files_service.variant_prefix(file.id) + name
-    mime = imaging.VARIANT_FORMATS[fmt][1]
-    cache = rt.hotcache
-    size = cache.get_variant(key)
-    if size is None:
-        size = await rt.storage.size(key)
-    if size is not None:
-        cache.put_variant(key, size)
-        return key, mime, size
-    lock = _variant_locks.setdefault(key, asyncio.Lock())
-    async with lock:
-        size = await rt.storage.size(key)
-        if size is None:
-            local = rt.storage.local_path(file.storage_key)
-            tmp = rt.settings.data_path / "tmp" / f"src-{file.id}-{id(lock)}"
-            try:
-                if local is None or not local.exists():
-                    # Remote storage: fetch the original once into a temp file.
-                    local = tmp
-                    with open(tmp, "wb") as fh:
-                        async for chunk in rt.storage.open(file.storage_key):
-                            fh.write(chunk)
-                source = local
-                data = await asyncio.get_running_loop().run_in_executor(
-                    None,
-                    lambda: imaging.make_variant(
-                        source,
-                        width=params["w"],
-                        height=params["h"],
-                        fit=params["fit"],
-                        fmt=fmt,
-                        quality=rt.settings.images.variant_quality,
-                    ),
-                )
-            finally:
-                tmp.unlink(missing_ok=True)
-
-            async def one():
-                yield data
-
-            size = await rt.storage.put(key, one(), content_type=mime)
-    _variant_locks.pop(key, None)
-    cache.put_variant(key, size)
-    return key, mime, size
+    return serving.variant_spec(
+        rt, w=args.get("w"), h=args.get("h"), fit=args.get("fit"), fmt=args.get("format")
+    )
 
 
 def _query(name: str, schema: dict, description: str, where: str = "query") -> dict:
@@ -222,7 +125,7 @@ async def serve_image(request: Request, name: str) -> HTTPResponse:
     file = meta.file
     params = _variant_params(request, rt)
     if params:
-        key, mime, size = await _variant(rt, file, params)
+        key, mime, size = await serving.variant(rt, file, params)
         etag = f'"{file.sha256}-{key.rsplit("/", 1)[1]}"'
     else:
         key, mime, size, etag = file.storage_key, file.mime, file.bytes, f'"{file.sha256}"'
@@ -264,13 +167,8 @@ async def serve_image(request: Request, name: str) -> HTTPResponse:
     if request.method == "HEAD":
         return HTTPResponse(status=status, headers=headers, content_type=mime)
 
-    cache = request.app.ctx.runtime.hotcache
-    if size <= cache.object_max:
-        # Small objects are served from memory once read: no file I/O per request.
-        data = cache.get_object(key)
-        if data is None:
-            data = b"".join([chunk async for chunk in rt.storage.open(key)])
-            cache.put_object(key, data)
+    data = await serving.small_object(rt, key, size)
+    if data is not None:
         body = data if status == 200 else memoryview(data)[start : end + 1]
         return _ImageResponse(body, status=status, headers=headers, content_type=mime)
 

@@ -93,18 +93,9 @@ async def direct(request: Request, file_id: str) -> HTTPResponse:
         if file.owner_id != actor.user.id:
             raise not_found("Upload")  # someone else's upload: not visible to you
         await require_actor(request, "upload")
-    upload = await uploads.claim_direct(file_id)
-    owner = await User.get_or_none(id=file.owner_id) if file.owner_id else None
-    plan_max = uploads.plan_of(rt.settings, owner).max_file_bytes
-    try:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > upload.declared_bytes:
-            raise uploads.body_too_long(upload, int(length) > plan_max)
-        path, total, sha = await uploads.receive(rt.settings, upload, plan_max, _body(request))
-        file = await uploads.process(rt, upload, path, total, sha)
-    except BaseException:
-        await uploads.release(upload)
-        raise
+    length = request.headers.get("content-length")
+    announced = int(length) if length is not None and length.isdigit() else None
+    file = await ingest.direct(rt, file_id, _body(request), length=announced)
     answer = DirectUpload(
         fileId=file.id,
         url=files_service.file_url(rt.settings, file),

@@ -40,9 +40,8 @@ def create(
     settings = settings_from(ctx)
 
     async def go(rt):
-        u = await accounts.create_user(
-            settings,
-            rt.passwords,
+        u = await accounts.register(
+            rt,
             email=email,
             username=username,
             password=password,
@@ -52,7 +51,6 @@ def create(
             last_name=last_name,
             age_confirmed=age_confirmed,
         )
-        await rt.fire("user_created", user=u)
         return accounts.user_json(u)
 
     data = run_with_db(settings, go)

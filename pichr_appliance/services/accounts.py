@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -15,6 +15,9 @@ from ..schemas.auth import UsageOut, UserOut, UserWithUsageOut
 from ..schemas.common import MAX_PASSWORD, MIN_PASSWORD, NAME_MAX, USERNAME_PATTERN, check_value
 from ..security import Passwords, new_id
 from ..timeutil import iso, utcnow
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 
 def _name_value(value: str) -> str:
@@ -140,6 +143,17 @@ async def create_user(
     except IntegrityError:
         # Lost a race with a concurrent signup for the same email or username.
         raise conflict("email or username already taken", "account_exists") from None
+
+
+async def register(rt: Runtime, **fields: Any) -> User:
+    """Create an account (the fields of :func:`create_user`) and fire ``user_created``.
+
+    The one way to open an account that plugins hear about: signup, ``user create``
+    and the auth-proxy plugin all come through here, so the event fires exactly once.
+    """
+    user = await create_user(rt.settings, rt.passwords, **fields)
+    await rt.fire("user_created", user=user)
+    return user
 
 
 async def find_login(identifier: str) -> User | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
@@ -20,10 +20,14 @@ from ..schemas.albums import (
 from ..schemas.common import MAX_FILE_IDS, validate
 from ..schemas.files import FileOut
 from ..security import new_id
-from ..timeutil import iso, utcnow
+from ..timeutil import iso
+from . import access
 from . import files as files_service
 
 __all__ = ["MAX_FILE_IDS", "album_json", "create", "update"]
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 
 def album_url(settings: Any, album: Album) -> str:
@@ -83,8 +87,11 @@ def _not_in_album() -> ApiError:
     )
 
 
-async def create(user: User, body: AlbumCreateRequest | dict[str, Any]) -> Album:
-    """A new album of ``user``, optionally with files and a cover among them."""
+async def create(rt: Runtime, user: User, body: AlbumCreateRequest | dict[str, Any]) -> Album:
+    """A new album of ``user``, optionally with files and a cover among them.
+
+    Fires ``album_created``, whoever asks (the API, ``import --album``).
+    """
     body = validate(AlbumCreateRequest, body)
     title, description, tags = body.title, body.description, body.tags
     visibility = body.visibility or "public"
@@ -109,6 +116,7 @@ async def create(user: User, body: AlbumCreateRequest | dict[str, Any]) -> Album
                 for i, fid in enumerate(file_ids)
             ]
         )
+    await rt.fire("album_created", album=album)
     return album
 
 
@@ -120,14 +128,7 @@ async def list_own(user: User, *, limit: int, offset: int) -> tuple[list[Album],
     return albums, total
 
 
-def _privileged(album: Album, user: User | None) -> bool:
-    return user is not None and (album.owner_id == user.id or files_service.is_staff(user))
-
-
-def check_available(album: Album) -> None:
-    """410 for albums removed by moderation."""
-    if album.removed_at is not None:
-        raise ApiError(410, "removed", "This album was removed")
+check_available = access.check_album_available  # the rule lives in access.py
 
 
 async def get_visible(album_id: str, user: User | None) -> Album:
@@ -136,62 +137,47 @@ async def get_visible(album_id: str, user: User | None) -> Album:
     Public and unlisted albums are open to anyone; private ones, albums held by a
     ``csam`` report and albums of disabled accounts only to the owner and staff.
     """
-    album = await Album.get_or_none(id=album_id) if is_id(album_id) else None
-    if album is None:
-        raise not_found("Album")
-    if not _privileged(album, user):
-        if album.visibility == "private" or album.hidden:
-            raise not_found("Album")
-        owner = await User.get_or_none(id=album.owner_id)
-        if owner is None or owner.disabled:
-            raise not_found("Album")
-    check_available(album)
-    return album
+    return await access.visible_album(album_id, user)
 
 
 async def get_own(album_id: str, user: User, *, staff_ok: bool = False) -> Album:
     """The caller's album (or any album for staff when ``staff_ok``); 404 otherwise."""
     album = await Album.get_or_none(id=album_id) if is_id(album_id) else None
-    if album is None or not (
-        album.owner_id == user.id or (staff_ok and files_service.is_staff(user))
-    ):
+    if album is None or not (album.owner_id == user.id or (staff_ok and access.is_staff(user))):
         raise not_found("Album")
     return album
 
 
-def _shown_to(file: File, viewer: User | None, now: Any) -> bool:
-    """Whether a file inside a readable album is listed for a non-owner viewer."""
-    if file.status != "ready" or file.hidden or file.visibility == "private":
-        return False
-    if file.expires_at is not None and file.expires_at <= now:
-        return False
-    return not file.age_restricted or (viewer is not None and viewer.age_confirmed)
-
-
 async def page(
-    rt: Any, album: Album, viewer: User | None, *, limit: int, offset: int
+    rt: Runtime, album: Album, viewer: User | None, *, limit: int, offset: int
 ) -> dict[str, Any]:
     """Album plus a page of its files in album order, as ``viewer`` may see them.
 
     Others than the owner and staff see neither private, held, removed or expired
     files, nor age-restricted ones unless they confirmed their age (as the public
-    feed); ``fileCount`` and ``total`` count what the viewer sees.
+    feed); ``fileCount`` and ``total`` count what the viewer sees. Filtered, counted
+    and paged in SQL (see ``access.in_album_for``).
     """
-    entries = await AlbumFile.filter(album_id=album.id).order_by("position", "id")
-    by_id = {f.id: f for f in await File.filter(id__in=[e.file_id for e in entries])}
-    ordered = [by_id[e.file_id] for e in entries if e.file_id in by_id]
+    shown = AlbumFile.filter(access.in_album_for(viewer, album))
+    total = await shown.count()
+    window: list[File] = []
+    if total > offset:
+        ids = (
+            await shown.order_by("position", "id")
+            .offset(offset)
+            .limit(limit)
+            .values_list("file_id", flat=True)
+        )
+        by_id = {f.id: f for f in await File.filter(id__in=ids)}
+        window = [by_id[i] for i in ids if i in by_id]
     cover = album.cover_file_id
-    if not _privileged(album, viewer):
-        now = utcnow()
-        ordered = [f for f in ordered if _shown_to(f, viewer, now)]
-        if cover not in {f.id for f in ordered}:
-            cover = None
-    window = ordered[offset : offset + limit]
-    fields = AlbumOut.fields_of(rt.settings, album, len(ordered), cover)
+    if cover is not None and not await shown.filter(file_id=cover).exists():
+        cover = None
+    fields = AlbumOut.fields_of(rt.settings, album, total, cover)
     albums = await files_service.album_ids_for([f.id for f in window])
     files = [FileOut.of(rt.settings, rt.storage, f, albums[f.id]) for f in window]
-    page = AlbumWithFiles(**fields, files=files, total=len(ordered), limit=limit, offset=offset)
-    return page.dump()
+    result = AlbumWithFiles(**fields, files=files, total=total, limit=limit, offset=offset)
+    return result.dump()
 
 
 async def update(album: Album, changes: AlbumPatchRequest | dict[str, Any]) -> Album:

@@ -10,13 +10,13 @@ import unicodedata
 from datetime import datetime
 from typing import Any
 
-from tortoise.expressions import F
+from tortoise.expressions import F, Q
 
-from ..errors import ApiError, not_found
 from ..models import AlbumFile, File, User, is_id
 from ..schemas.common import validate
 from ..schemas.files import FileOut, FilePatchRequest
 from ..timeutil import iso, utcnow
+from . import access
 
 log = logging.getLogger("pichr_appliance.files")
 
@@ -70,43 +70,15 @@ async def files_json(settings: Any, storage: Any, files: list[File]) -> list[dic
     return [file_json(settings, storage, f, albums[f.id]) for f in files]
 
 
-def is_owner(file: File, user: User | None) -> bool:
-    return user is not None and file.owner_id is not None and file.owner_id == user.id
-
-
-def is_staff(user: User | None) -> bool:
-    return user is not None and user.role in ("moderator", "admin")
-
-
-def can_see(file: File, user: User | None) -> bool:
-    """Whether ``user`` (None: anonymous) may know that this file exists."""
-    if is_owner(file, user) or is_staff(user):
-        return True
-    if file.visibility == "private" or file.hidden:
-        return False
-    return file.status in ("ready", "removed")
-
-
-def check_available(file: File) -> None:
-    """410 for files that expired or were removed by moderation."""
-    if file.status == "removed":
-        raise ApiError(410, "removed", "This file was removed")
-    if file.expires_at is not None and file.expires_at <= utcnow():
-        raise ApiError(410, "expired", "This file has expired")
+# The visibility rules live in access.py; these names stay for existing callers.
+is_owner = access.is_owner
+is_staff = access.is_staff
+check_available = access.check_available
 
 
 async def get_visible(file_id: str, user: User | None) -> File:
     """The file if ``user`` may see it; 404 otherwise (never 403 for hidden things)."""
-    file = await File.get_or_none(id=file_id) if is_id(file_id) else None
-    if file is None or file.status == "pending" and not is_owner(file, user):
-        raise not_found("File")
-    if not can_see(file, user):
-        raise not_found("File")
-    if file.owner_id and not is_owner(file, user) and not is_staff(user):
-        owner = await User.get_or_none(id=file.owner_id)
-        if owner is not None and owner.disabled:
-            raise not_found("File")  # a disabled owner's content is hidden
-    return file
+    return await access.visible_file(file_id, user)
 
 
 async def add_usage(user_id: str | None, nbytes: int, nfiles: int) -> None:
@@ -182,6 +154,13 @@ async def delete_file(
 SORTS = {"created": "created_at", "-created": "-created_at", "views": "-view_count"}
 
 
+async def _page(query: Any, order: tuple[str, ...], limit: int, offset: int):
+    """One page of ``query`` and the total, both counted and cut in SQL."""
+    total = await query.count()
+    files = await query.order_by(*order).offset(offset).limit(limit) if total > offset else []
+    return list(files), total
+
+
 async def list_own(
     user: User,
     *,
@@ -194,15 +173,13 @@ async def list_own(
     sort: str = "-created",
 ) -> tuple[list[File], int]:
     """The caller's files (pending uploads excluded), filtered and sorted."""
-    from tortoise.expressions import Q
-
     from ..errors import bad_request
 
     if sort not in SORTS:
         raise bad_request(f"sort: one of {', '.join(SORTS)}", "invalid_query", {"field": "sort"})
     if album_id and not is_id(album_id):
         return [], 0  # no album has such an id
-    query = File.filter(owner_id=user.id).exclude(status="pending")
+    query = File.filter(access.own_files(user))
     if visibility:
         query = query.filter(visibility=visibility)
     if album_id:
@@ -211,10 +188,9 @@ async def list_own(
         query = query.filter(
             Q(title__icontains=q) | Q(description__icontains=q) | Q(filename__icontains=q)
         )
-    files = await query.order_by(SORTS[sort], "id")
-    if tag:  # tags live in a JSON column: filter in Python (portable across databases)
-        files = [f for f in files if tag.lower() in (f.tags or [])]
-    return files[offset : offset + limit], len(files)
+    if tag:
+        query = query.filter(access.has_tag(tag))
+    return await _page(query, (SORTS[sort], "id"), limit, offset)
 
 
 async def list_public(
@@ -222,20 +198,10 @@ async def list_public(
 ) -> tuple[list[File], int]:
     """Everyone's public, ready files, newest first; age-restricted ones only for viewers
     who confirmed their age; files of disabled owners and held files never."""
-    now = utcnow()
-    from tortoise.expressions import Q
-
-    query = (
-        File.filter(visibility="public", status="ready", hidden=False)
-        .filter(Q(expires_at=None) | Q(expires_at__gt=now))
-        .exclude(owner__disabled=True)
-    )
-    if viewer is None or not viewer.age_confirmed:
-        query = query.filter(age_restricted=False)
-    files = await query.order_by("-created_at", "id")
+    query = File.filter(access.public_feed(viewer))
     if tag:
-        files = [f for f in files if tag.lower() in (f.tags or [])]
-    return files[offset : offset + limit], len(files)
+        query = query.filter(access.has_tag(tag))
+    return await _page(query, ("-created_at", "id"), limit, offset)
 
 
 async def update(file: File, changes: FilePatchRequest | dict[str, Any]) -> File:

@@ -20,12 +20,15 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ApiError
 from ..models import Album, AlbumFile, File, Upload, User
 from ..security import file_size_and_sha256
 from . import albums, ingest
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".gif", ".webp", ".avif"})
 JOURNAL_NAME = "import-journal.jsonl"
@@ -115,11 +118,11 @@ class ImportResult:
         }
 
 
-async def find_or_create_album(user: User, title: str, visibility: str) -> Album:
+async def find_or_create_album(rt: Runtime, user: User, title: str, visibility: str) -> Album:
     """The owner's album called ``title`` (the oldest, if several), created if missing."""
     album = await Album.filter(owner_id=user.id, title=title).order_by("created_at").first()
     if album is None:
-        album = await albums.create(user, {"title": title, "visibility": visibility})
+        album = await albums.create(rt, user, {"title": title, "visibility": visibility})
     return album
 
 
@@ -143,7 +146,7 @@ async def run_import(
     imports, as an interruption would (used by tests and for trial runs)."""
     result = ImportResult(total=len(paths))
     journal = journal_for(rt.settings)
-    album = await find_or_create_album(user, album_title, visibility) if album_title else None
+    album = await find_or_create_album(rt, user, album_title, visibility) if album_title else None
     result.album_id = album.id if album else None
     for path in paths:
         if stop_after is not None and len(result.imported) >= stop_after:

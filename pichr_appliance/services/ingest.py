@@ -1,28 +1,148 @@
-"""One-step uploads: presign, receive and process in one call.
+"""The ingest pipeline: the one sequence that turns received bytes into a ready file.
 
-The HTTP one-request upload (``POST /api/v1/upload``, what ShareX and curl use) and
-the ``import`` command both come through here, so that they run exactly the steps of
-a presigned upload (validation, quota, type sniffing, EXIF GPS stripping, hashes,
-duplicate detection, classification, events) and nothing else. Rate limits are the
-HTTP layer's business, not this module's: an operator's import is not rate limited.
+Every way bytes arrive comes through :func:`ingest`: the direct PUT
+(:func:`direct`), the one-request upload and the ``import`` command
+(:func:`upload_stream`, :func:`upload_local_file`), multipart complete (the joined
+parts) and bucket uploads finalized after the client PUT them straight into storage
+(:func:`bucket`). Callers say only where the bytes come from; this module claims the
+upload, streams the bytes to a temp file with hashing and size checks, processes
+them (sniff, decode with a pixel ceiling, GPS strip, hashes, duplicates, plugin
+validation, classification, album, events) and on any failure gives the upload back
+(or, for one-step uploads, discards it) so that nothing half-done stays visible.
+
+Rate limits are the HTTP layer's business, not this module's: an operator's import is
+not rate limited.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import inspect
+import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from tortoise.transactions import in_transaction
 
 from .. import imaging
-from ..errors import ApiError
-from ..models import File, Upload, User
-from . import uploads
+from ..errors import ApiError, bad_request, conflict, not_found
+from ..models import AlbumFile, File, Upload, User
+from ..security import file_size_and_sha256
+from ..timeutil import utcnow
+from . import files as files_service
+from . import moderation, uploads
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
+log = logging.getLogger("pichr_appliance.ingest")
 
 CHUNK = 1 << 20
+NEAR_DUPLICATE_BITS = 4
+
+
+# ---------------------------------------------------------------- the sequence
+
+
+async def ingest(
+    rt: Runtime,
+    upload: Upload,
+    chunks: AsyncIterator[bytes],
+    *,
+    busy: str,
+    length: int | None = None,
+    discard_on_failure: bool = False,
+) -> File:
+    """Claim ``upload``, receive ``chunks`` and process them into a ready file.
+
+    ``busy`` is the 409 message when another request holds the upload. ``length`` is
+    the size the client announced (Content-Length), refused before any byte is read
+    when it passes the declared size. On any failure the upload is released for a
+    retry, or discarded with its pending file when ``discard_on_failure`` (one-step
+    uploads, whose records the caller made and nobody else can use).
+    """
+    await claim(upload, busy)
+    try:
+        owner = await User.get_or_none(id=upload.owner_id) if upload.owner_id else None
+        plan_max = uploads.plan_of(rt.settings, owner).max_file_bytes
+        if length is not None and length > upload.declared_bytes:
+            raise body_too_long(upload, length > plan_max)
+        path, total, sha = await receive(rt.settings, upload, plan_max, chunks)
+        return await process(rt, upload, path, total, sha)
+    except BaseException:
+        if discard_on_failure:
+            await discard(upload.file_id)
+        else:
+            await release(upload)
+        raise
+
+
+async def claim(upload: Upload, busy: str) -> None:
+    """Take the upload for this request (pending → receiving); 409 ``busy`` otherwise."""
+    claimed = await Upload.filter(id=upload.id, status="pending").update(status="receiving")
+    if not claimed:
+        raise conflict(busy, "upload_in_progress")
+
+
+async def release(upload: Upload) -> None:
+    """Let the client try again after a failed attempt."""
+    await Upload.filter(id=upload.id, status="receiving").update(status="pending")
+
+
+async def discard(file_id: str) -> None:
+    """Forget a pending upload whose bytes never became a file (idempotent)."""
+    await Upload.filter(file_id=file_id).exclude(status="completed").delete()
+    await File.filter(id=file_id, status="pending").delete()
+
+
+# ---------------------------------------------------------------- where bytes come from
+
+
+async def direct_upload(file_id: str) -> Upload:
+    """The pending direct upload of ``file_id``; 404 when none, 409 when complete."""
+    upload = await Upload.get_or_none(file_id=file_id, kind="direct")
+    if upload is None:
+        raise not_found("Upload")
+    if upload.status == "completed":
+        raise conflict("This upload is already complete", "upload_completed")
+    return upload
+
+
+async def direct(
+    rt: Runtime, file_id: str, chunks: AsyncIterator[bytes], *, length: int | None = None
+) -> File:
+    """``PUT /upload/direct/{fileId}``: the request body is the file."""
+    upload = await direct_upload(file_id)
+    busy = "Another request is uploading this file right now"
+    return await ingest(rt, upload, chunks, busy=busy, length=length)
+
+
+async def bucket(rt: Runtime, upload: Upload) -> File:
+    """Verify and process an object the client PUT straight into storage.
+
+    The object sits under a staging key that is never served; it is read back through
+    the same checks as a direct PUT (size, sha256, decode) and stored under the file's
+    key only if it passes. Bytes that fail are deleted so that the client can PUT again.
+    """
+    staging = uploads.bucket_key(upload.id)
+    if await rt.storage.size(staging) is None:
+        raise conflict("The file's bytes have not been uploaded yet", "upload_incomplete")
+    busy = "Another request is finalizing this upload"
+    try:
+        file = await ingest(rt, upload, rt.storage.open(staging), busy=busy)
+    except ApiError as exc:
+        if exc.status < 500 and exc.code != "upload_in_progress":
+            await rt.storage.delete(staging)  # rejected bytes: the client may PUT again
+        raise
+    await rt.storage.delete(staging)
+    return file
 
 
 async def upload_stream(
-    rt: Any,
+    rt: Runtime,
     user: User | None,
     body: dict[str, Any],
     chunks: AsyncIterator[bytes],
@@ -35,23 +155,12 @@ async def upload_stream(
     journals the ids there). On any failure the pending records are discarded, so a
     failed one-step upload leaves nothing behind.
     """
-    answer = await uploads.presign(rt, user, body)
+    answer = await uploads.presign(rt, user, body, to_storage=False)
     if on_presigned is not None:
         await on_presigned(answer)
-    upload = await uploads.claim_direct(answer["fileId"])
-    plan_max = uploads.plan_of(rt.settings, user).max_file_bytes
-    try:
-        path, total, sha = await uploads.receive(rt.settings, upload, plan_max, chunks)
-        return await uploads.process(rt, upload, path, total, sha)
-    except BaseException:
-        await discard(upload.file_id)
-        raise
-
-
-async def discard(file_id: str) -> None:
-    """Forget a pending upload whose bytes never became a file (idempotent)."""
-    await Upload.filter(file_id=file_id).exclude(status="completed").delete()
-    await File.filter(id=file_id, status="pending").delete()
+    upload = await direct_upload(answer["fileId"])
+    busy = "Another request is uploading this file right now"
+    return await ingest(rt, upload, chunks, busy=busy, discard_on_failure=True)
 
 
 async def file_chunks(path: Path, chunk_size: int = CHUNK) -> AsyncIterator[bytes]:
@@ -68,7 +177,7 @@ def sniff_file(path: Path) -> str | None:
 
 
 async def upload_local_file(
-    rt: Any,
+    rt: Runtime,
     user: User | None,
     path: Path,
     *,
@@ -95,3 +204,194 @@ async def upload_local_file(
     if sha256:
         body["sha256"] = sha256
     return await upload_stream(rt, user, body, file_chunks(path), on_presigned=on_presigned)
+
+
+# ---------------------------------------------------------------- receiving
+
+
+def temp_dir(settings: Any) -> Path:
+    """Where bodies land while they are checked (inside the data dir, same filesystem
+    as local storage, so that a checked file is moved, not copied)."""
+    path = settings.data_path / "tmp"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+async def receive(
+    settings: Any, upload: Upload, plan_max: int, chunks: AsyncIterator[bytes]
+) -> tuple[Path, int, str]:
+    """Write the streamed body to a temp file, hashing as it goes.
+
+    The body is cut off as soon as it passes the declared size: 413 when it also
+    passes the plan's maximum, else 400. A plain ``write()`` per chunk: a thread hop
+    per chunk (aiofiles, executors) costs more than the write (TRAPS.md #16).
+    """
+    path = temp_dir(settings) / f"{upload.id}-{os.urandom(4).hex()}"
+    digest = hashlib.sha256()
+    total = 0
+    try:
+        with open(path, "wb") as fh:
+            async for chunk in chunks:
+                total += len(chunk)
+                if total > upload.declared_bytes:
+                    raise body_too_long(upload, total > plan_max)
+                digest.update(chunk)
+                fh.write(chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path, total, digest.hexdigest()
+
+
+def body_too_long(upload: Upload, past_plan_max: bool) -> ApiError:
+    """413 past the plan's maximum, else 400 ``size_mismatch``."""
+    message = f"The body is longer than the declared {upload.declared_bytes} bytes"
+    if past_plan_max:
+        return ApiError(413, "file_too_large", message)
+    return bad_request(message, "size_mismatch")
+
+
+# ---------------------------------------------------------------- processing
+
+
+async def process(rt: Runtime, upload: Upload, path: Path, total: int, sha: str) -> File:
+    """Check the landed bytes, store them, and make the file ready (all or nothing)."""
+    file = await File.get(id=upload.file_id)
+    owner = await User.get_or_none(id=file.owner_id) if file.owner_id else None
+    try:
+        _check_declared(upload, total, sha)
+        info = await _inspect(rt.settings, file, path)
+        if info.location_stripped:  # the stored bytes changed: hash what is kept
+            loop = asyncio.get_running_loop()
+            total, sha = await loop.run_in_executor(None, file_size_and_sha256, path)
+        await _check_quota(rt.settings, owner, total)
+        duplicate = await find_duplicate(file, sha, info.phash)
+        score = await classify(rt, path)
+        await _plugin_validation(rt, owner, file, info, path)
+        await rt.storage.put_file(file.storage_key, path, content_type=info.mime, move=True)
+    finally:
+        path.unlink(missing_ok=True)
+    file.bytes, file.sha256, file.phash = total, sha, info.phash
+    file.width, file.height, file.duplicate_of = info.width, info.height, duplicate
+    file.nsfw_score = score
+    if moderation.auto_age_restricted(rt.settings, score):
+        file.age_restricted = True
+    file.status = "ready"
+    async with in_transaction():
+        await file.save()
+        await Upload.filter(id=upload.id).update(status="completed", completed_at=utcnow())
+        await files_service.add_usage(file.owner_id, total, 1)
+        if upload.album_id:
+            await _add_to_album(upload.album_id, file)
+    # A request may have cached the file as pending (404) in this worker.
+    files_service.forget(rt, file.id)
+    await moderation.after_classification(rt, file)
+    await rt.fire("file_uploaded", file=file)
+    return file
+
+
+def _check_declared(upload: Upload, total: int, sha: str) -> None:
+    """400 when the bytes are not what presign declared (size, sha256)."""
+    if total != upload.declared_bytes:
+        raise bad_request(
+            f"Received {total} bytes but {upload.declared_bytes} were declared", "size_mismatch"
+        )
+    if upload.declared_sha256 and sha != upload.declared_sha256:
+        raise bad_request("sha256 does not match the uploaded bytes", "sha256_mismatch")
+
+
+async def _inspect(settings: Any, file: File, path: Path) -> Any:
+    """Decode the image off the event loop (sniff, pixel ceiling, GPS strip, phash);
+    400/415 when it is not an acceptable image of the declared type."""
+    try:
+        info = await asyncio.get_running_loop().run_in_executor(
+            None,
+            lambda: imaging.inspect(
+                path,
+                max_pixels=settings.uploads.max_pixels,
+                strip_location=not file.keep_location,
+                max_metadata=settings.uploads.max_metadata_bytes,
+                max_buffered=settings.uploads.max_buffered_bytes,
+            ),
+        )
+    except imaging.ImageRejected as exc:
+        status = 400 if exc.code in ("image_too_large", "too_much_metadata") else 415
+        raise ApiError(status, exc.code, exc.message) from None
+    if info.mime != file.mime:
+        raise ApiError(
+            415, "mime_mismatch", f"The bytes are {info.mime}, but {file.mime} was declared"
+        )
+    return info
+
+
+async def _check_quota(settings: Any, owner: User | None, total: int) -> None:
+    """402 when the bytes no longer fit (other uploads may have landed since presign)."""
+    plan = uploads.plan_of(settings, owner)
+    if owner is not None and plan.quota_bytes is not None:
+        await owner.refresh_from_db()
+        if owner.usage_bytes + total > plan.quota_bytes:
+            raise ApiError(402, "quota_exceeded", "Storage quota exhausted")
+
+
+async def find_duplicate(file: File, sha: str, phash: str) -> str | None:
+    """The owner's earliest ready file with the same bytes or a near-identical picture."""
+    if not file.owner_id:
+        return None
+    same = (
+        await File.filter(owner_id=file.owner_id, sha256=sha, status="ready")
+        .exclude(id=file.id)
+        .order_by("created_at")
+        .first()
+    )
+    if same:
+        return same.id
+    candidates = (
+        await File.filter(owner_id=file.owner_id, status="ready")
+        .exclude(id=file.id)
+        .exclude(phash=None)
+        .order_by("-created_at")
+        .limit(500)
+        .values("id", "phash")
+    )
+    near = [c for c in candidates if imaging.hamming(c["phash"], phash) <= NEAR_DUPLICATE_BITS]
+    return near[-1]["id"] if near else None
+
+
+async def _plugin_validation(rt: Runtime, owner: Any, file: File, info: Any, path: Path) -> None:
+    """400 ``upload_rejected`` with the first reason a ``validate_upload`` plugin gives."""
+    if not rt.has_impls("validate_upload"):
+        return
+    reasons = await rt.call("validate_upload", user=owner, file=file, info=info, path=path)
+    for reason in reasons:
+        if reason:
+            raise ApiError(400, "upload_rejected", str(reason))
+
+
+async def classify(rt: Runtime, path: Path) -> float | None:
+    """The highest score of the installed classifiers, or None without any.
+
+    Classifiers come from ``register_classifiers`` once per process. A synchronous
+    ``score`` runs in a worker thread so that inference never blocks the event loop;
+    an ``async def score`` is awaited. A failing classifier is logged and ignored.
+    """
+    scores = []
+    loop = asyncio.get_running_loop()
+    for classifier in rt.classifiers:
+        try:
+            if inspect.iscoroutinefunction(classifier.score):
+                score = await classifier.score(path)
+            else:
+                score = await loop.run_in_executor(None, classifier.score, path)
+            score = float(score)
+            if not 0.0 <= score <= 1.0:
+                raise ValueError(f"score {score} is outside [0, 1]")
+            scores.append(score)
+        except Exception:
+            log.exception("classifier %s failed", getattr(classifier, "name", classifier))
+    return max(scores) if scores else None
+
+
+async def _add_to_album(album_id: str, file: File) -> None:
+    """Append the new file to the album presign named (at the end)."""
+    count = await AlbumFile.filter(album_id=album_id).count()
+    await AlbumFile.get_or_create(album_id=album_id, file_id=file.id, defaults={"position": count})

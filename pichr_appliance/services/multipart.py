@@ -6,7 +6,7 @@ import hashlib
 import math
 import os
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tortoise.transactions import in_transaction
 
@@ -23,7 +23,10 @@ from ..schemas.uploads import (
 from ..schemas.uploads import (
     UploadPart as PartOut,
 )
-from . import uploads
+from . import ingest, uploads
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 __all__ = ["MAX_PARTS", "MIN_PART", "complete", "init", "put_part"]
 
@@ -140,7 +143,7 @@ async def status(upload: Upload) -> dict:
 
 
 async def complete(
-    rt: Any, upload: Upload, body: MultipartCompleteRequest | dict[str, Any]
+    rt: Runtime, upload: Upload, body: MultipartCompleteRequest | dict[str, Any]
 ) -> File:
     """Check the client's part list, join the parts and process the file."""
     body = validate(MultipartCompleteRequest, body)
@@ -166,19 +169,9 @@ async def complete(
             "mismatched_parts",
             {"mismatchedParts": (wrong + extra)[:100]},
         )
-    claimed = await Upload.filter(id=upload.id, status="pending").update(status="receiving")
-    if not claimed:
-        raise conflict("This upload is being completed already", "upload_in_progress")
-    owner = await User.get_or_none(id=upload.owner_id) if upload.owner_id else None
-    plan_max = uploads.plan_of(rt.settings, owner).max_file_bytes
-    try:
-        path, total, sha = await uploads.receive(
-            rt.settings, upload, plan_max, _joined(rt, upload, stored)
-        )
-        file = await uploads.process(rt, upload, path, total, sha)
-    except BaseException:
-        await uploads.release(upload)
-        raise
+    file = await ingest.ingest(
+        rt, upload, _joined(rt, upload, stored), busy="This upload is being completed already"
+    )
     await _drop_parts(rt, upload)
     return file
 

@@ -13,7 +13,7 @@ from ..errors import ApiError
 from ..models import File, Upload, UploadPart
 from ..timeutil import utcnow
 from . import files as files_service
-from . import leases, moderation, uploads
+from . import ingest, leases, moderation, uploads
 
 log = logging.getLogger("pichr_appliance.sweeper")
 
@@ -37,7 +37,7 @@ async def sweep(rt: Any) -> dict[str, int]:
     # Bytes PUT straight into storage whose client never called finalize.
     for upload in await Upload.filter(kind="bucket", status="pending", expires_at__gt=now):
         try:
-            await uploads.ingest_bucket_upload(rt, upload)
+            await ingest.bucket(rt, upload)
             done["bucketUploads"] += 1
         except ApiError as exc:
             if exc.code != "upload_incomplete":

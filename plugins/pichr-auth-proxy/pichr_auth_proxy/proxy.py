@@ -90,9 +90,8 @@ class AuthProxy:
         try:
             # No password: the account signs in only through the proxy (the core treats
             # a missing hash as one that no password matches) until an admin sets one.
-            user = await accounts.create_user(
-                runtime.settings,
-                runtime.passwords,
+            user = await accounts.register(
+                runtime,
                 email=email or f"{name.lower()}@{cfg.email_domain}",
                 username=name,
                 password=None,
@@ -108,5 +107,4 @@ class AuthProxy:
             return user
         log.info("auth-proxy: created account %s (%s, role %s)", user.username, user.id, role)
         await audit.record(OPERATOR, "create_user", "user", user.id, data={"role": role})
-        await runtime.fire("user_created", user=user)
         return user

@@ -1,0 +1,176 @@
+"""Serving image bytes: which file a viewer gets, and its resized variants.
+
+The HTTP handler (``api/serving.py``) parses the request and builds the response
+(headers, 304, ranges, redirects); this module decides what is served: it resolves a
+file for a viewer with the rules of ``access.py`` (metadata cached per worker in
+``rt.hotcache``), makes or fetches variants (sizes clamped to the configured set,
+generated off the event loop, once per variant even under concurrent requests), and
+keeps small objects in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC
+from email.utils import format_datetime
+from typing import TYPE_CHECKING, Any
+
+from .. import imaging
+from ..errors import bad_request, not_found
+from ..models import File, User
+from . import access
+from . import files as files_service
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
+_variant_locks: dict[str, asyncio.Lock] = {}
+
+
+class Meta:
+    """What serving needs to know about a file, cached for a second per worker."""
+
+    __slots__ = ("file", "owner_disabled", "modified", "last_modified")
+
+    def __init__(self, file: File | None, owner_disabled: bool) -> None:
+        self.file = file
+        self.owner_disabled = owner_disabled
+        if file is not None:
+            self.modified = file.created_at.astimezone(UTC).replace(microsecond=0)
+            # Formatting a date costs more than the rest of the header work together.
+            self.last_modified = format_datetime(self.modified, usegmt=True)
+
+
+async def meta(rt: Runtime, file_id: str) -> Meta:
+    """The file's cached metadata (loaded and cached on a miss; absent files too)."""
+    cache = rt.hotcache
+    found = cache.get_meta(file_id)
+    if found is None:
+        file = await File.get_or_none(id=file_id)
+        disabled = await access.owner_disabled(file.owner_id) if file is not None else False
+        found = Meta(file, disabled)
+        cache.put_meta(file_id, found)
+    return found
+
+
+async def resolve(
+    rt: Runtime,
+    file_id: str,
+    viewer: Callable[[], Awaitable[User | None]],
+    *,
+    exp: str | None = None,
+    sig: str | None = None,
+) -> tuple[Meta, bool]:
+    """The file's metadata for this viewer, and whether shared caches may keep it.
+
+    ``viewer`` is asked only for files that have bytes (authentication is the costly
+    part of a request). ``exp``/``sig`` are a signed URL's, checked only for private
+    files. 404/410/403 per ``access.check_bytes``.
+    """
+    found = await meta(rt, file_id)
+    file = found.file
+    if file is None or file.status not in ("ready", "removed"):
+        raise not_found("File")
+    user = await viewer()
+    signed = (
+        file.visibility == "private"
+        and sig is not None
+        and not access.privileged(file, user)
+        and rt.tokens.verify_url(f"/i/{file.id}", exp, sig)
+    )
+    access.check_bytes(file, user, disabled_owner=found.owner_disabled, signed=bool(signed))
+    return found, access.publicly_cacheable(file)
+
+
+def variant_spec(
+    rt: Runtime, *, w: str | None, h: str | None, fit: str | None, fmt: str | None
+) -> dict[str, Any]:
+    """Checked variant parameters (query strings), sizes clamped to the configured set
+    so that nobody can fill the disk with variants; 400 ``invalid_query`` otherwise."""
+    sizes = rt.settings.images.variant_sizes
+
+    def size(name: str, raw: str | None) -> int | None:
+        if raw in (None, ""):
+            return None
+        if not (raw.isascii() and raw.isdigit()) or int(raw) == 0:  # "²".isdigit()
+            raise bad_request(f"{name}: a positive integer", "invalid_query", {"field": name})
+        return imaging.clamp_size(int(raw), sizes)
+
+    width, height = size("w", w), size("h", h)
+    fit = fit if fit is not None else "contain"
+    if fit not in ("cover", "contain"):
+        raise bad_request("fit: cover or contain", "invalid_query", {"field": "fit"})
+    if fmt is not None and fmt not in imaging.VARIANT_FORMATS:
+        raise bad_request("format: webp, jpeg or png", "invalid_query", {"field": "format"})
+    return {"w": width, "h": height, "fit": fit, "format": fmt}
+
+
+async def variant(rt: Runtime, file: File, spec: dict[str, Any]) -> tuple[str, str, int]:
+    """Storage key, mime and size of the variant, made once (concurrent requests wait)."""
+    fmt = spec["format"] or {"image/png": "png", "image/jpeg": "jpeg"}.get(file.mime, "webp")
+    name = f"{spec['w'] or 0}x{spec['h'] or 0}-{spec['fit']}.{fmt}"
+    key = files_service.variant_prefix(file.id) + name
+    mime = imaging.VARIANT_FORMATS[fmt][1]
+    cache = rt.hotcache
+    size = cache.get_variant(key)
+    if size is None:
+        size = await rt.storage.size(key)
+    if size is not None:
+        cache.put_variant(key, size)
+        return key, mime, size
+    lock = _variant_locks.setdefault(key, asyncio.Lock())
+    async with lock:
+        size = await rt.storage.size(key)  # made by the request we waited for?
+        if size is None:
+            data = await _make_variant(rt, file, spec, fmt, tag=str(id(lock)))
+
+            async def one():
+                yield data
+
+            size = await rt.storage.put(key, one(), content_type=mime)
+    _variant_locks.pop(key, None)
+    cache.put_variant(key, size)
+    return key, mime, size
+
+
+async def _make_variant(
+    rt: Runtime, file: File, spec: dict[str, Any], fmt: str, *, tag: str
+) -> bytes:
+    """Encode the variant in a worker thread, from the local original or a temp copy."""
+    local = rt.storage.local_path(file.storage_key)
+    tmp = rt.settings.data_path / "tmp" / f"src-{file.id}-{tag}"
+    try:
+        if local is None or not local.exists():
+            # Remote storage: fetch the original once into a temp file.
+            local = tmp
+            with open(tmp, "wb") as fh:
+                async for chunk in rt.storage.open(file.storage_key):
+                    fh.write(chunk)
+        source = local
+        return await asyncio.get_running_loop().run_in_executor(
+            None,
+            lambda: imaging.make_variant(
+                source,
+                width=spec["w"],
+                height=spec["h"],
+                fit=spec["fit"],
+                fmt=fmt,
+                quality=rt.settings.images.variant_quality,
+            ),
+        )
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+async def small_object(rt: Runtime, key: str, size: int) -> bytes | None:
+    """The whole object from memory when it is small enough to keep there (read once,
+    then no file I/O per request); None for larger objects, which are streamed."""
+    cache = rt.hotcache
+    if size > cache.object_max:
+        return None
+    data = cache.get_object(key)
+    if data is None:
+        data = b"".join([chunk async for chunk in rt.storage.open(key)])
+        cache.put_object(key, data)
+    return data
