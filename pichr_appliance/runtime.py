@@ -197,12 +197,16 @@ def choose_rate_limit_store(settings: Settings, pm: Any) -> RateLimitStore:
     )
 
 
-def build_runtime(settings: Settings, plugins: Sequence[Any] = ()) -> Runtime:
+def build_runtime(
+    settings: Settings, plugins: Sequence[Any] = (), pm: pluggy.PluginManager | None = None
+) -> Runtime:
     """Everything but open connections: safe to call in every worker process.
 
-    ``plugins`` are extra plugin objects to register (tests use this)."""
+    ``plugins`` are extra plugin objects to register (tests use this); ``pm`` is a plugin
+    manager the caller already built for these settings (the CLI builds one per run)."""
     ensure_data_dir(settings)
-    pm = get_plugin_manager(settings, plugins)
+    if pm is None:
+        pm = get_plugin_manager(settings, plugins)
     return Runtime(
         settings=settings,
         pm=pm,
@@ -226,11 +230,13 @@ async def check_storage(settings: Settings, pm: Any) -> None:
 
 
 @contextlib.asynccontextmanager
-async def open_runtime(settings: Settings, migrate: bool = True) -> AsyncIterator[Runtime]:
+async def open_runtime(
+    settings: Settings, migrate: bool = True, pm: pluggy.PluginManager | None = None
+) -> AsyncIterator[Runtime]:
     """A Runtime with the database (migrated) and storage open: for CLI commands."""
     from .db import database
 
-    rt = build_runtime(settings)
+    rt = build_runtime(settings, pm=pm)
     async with database(settings, rt.pm, migrate=migrate):
         try:
             await rt.storage.startup()

@@ -109,13 +109,35 @@ def settings_from(ctx: click.Context) -> Settings:
         return ctx.ensure_object(State).settings()
 
 
+PLUGIN_MANAGERS = "pichr_appliance.plugin_managers"
+
+
+def plugin_manager(settings: Settings) -> Any:
+    """The plugin manager of this command-line run for ``settings``.
+
+    Kept in click's ``ctx.meta``, which every context of one invocation shares, so that
+    finding plugin commands and running the command use one manager; a later
+    invocation in the same process (tests) builds its own.
+    """
+    from ..plugins import get_plugin_manager
+
+    ctx = click.get_current_context(silent=True)
+    known: list[tuple[Settings, Any]] = ctx.meta.setdefault(PLUGIN_MANAGERS, []) if ctx else []
+    for seen, pm in known:
+        if seen == settings:
+            return pm
+    pm = get_plugin_manager(settings)
+    known.append((settings, pm))
+    return pm
+
+
 def run_with_db(settings: Settings, fn: Callable[..., Coroutine[Any, Any, Any]]) -> Any:
     """Run ``fn(runtime)`` with the database migrated and open and storage started;
     service errors become one-line CLI errors."""
     from ..runtime import open_runtime
 
     async def main() -> Any:
-        async with open_runtime(settings) as rt:
+        async with open_runtime(settings, pm=plugin_manager(settings)) as rt:
             return await fn(rt)
 
     try:

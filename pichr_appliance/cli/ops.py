@@ -9,12 +9,15 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..models import VISIBILITIES
 from .common import State, common_options, emit, run_with_db, settings_from
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 
 class Progress:
@@ -71,7 +74,7 @@ def backup(ctx: click.Context, dest: Path, as_json: bool) -> None:
     settings = settings_from(ctx)
     config_file = ctx.ensure_object(State).config
 
-    async def go(rt: Any) -> dict[str, Any]:
+    async def go(rt: Runtime) -> dict[str, Any]:
         with progress("copying objects", not as_json) as bar:
             return await backup_service.create_backup(
                 rt, dest, config_file=config_file, on_object=bar.advance, on_total=bar.start
@@ -124,7 +127,7 @@ def restore(ctx: click.Context, src: Path, force: bool, as_json: bool) -> None:
                 )
             notes = backup_service.place_files(settings, folder, manifest, force)
 
-            async def go(rt: Any) -> int:
+            async def go(rt: Runtime) -> int:
                 with progress("restoring objects", not as_json) as bar:
                     bar.start(len(manifest["objects"]))
                     return await backup_service.restore_objects(
@@ -192,7 +195,7 @@ def import_(
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from None
 
-    async def go(rt: Any) -> importer.ImportResult:
+    async def go(rt: Runtime) -> importer.ImportResult:
         user = await _owner(user_ref)
         with progress("importing", not as_json) as bar:
             bar.start(len(files))
@@ -258,7 +261,7 @@ def gc(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
 
     settings = settings_from(ctx)
 
-    async def go(rt: Any) -> dict[str, Any]:
+    async def go(rt: Runtime) -> dict[str, Any]:
         with progress("checking objects", not as_json) as bar:
             return await gc_service.collect(
                 rt, dry_run=dry_run, on_total=bar.start, on_object=bar.advance
@@ -329,7 +332,7 @@ def sharex(ctx: click.Context, user_ref: str, api_key: str | None, output: Path 
 
     settings = settings_from(ctx)
 
-    async def go(rt: Any) -> str:
+    async def go(rt: Runtime) -> str:
         user = await accounts.get_user(user_ref)
         return api_key or await integrations_service.new_upload_key(user)
 

@@ -7,7 +7,7 @@ import logging
 
 import click
 
-from .common import State, common_options, config_errors, emit, settings_from
+from .common import State, common_options, config_errors, emit, plugin_manager, settings_from
 
 log = logging.getLogger("pichr_appliance")
 
@@ -60,11 +60,9 @@ class PluginCommandsGroup(click.Group):
         """Call ``register_commands`` on a scratch group: nothing leaks into this one.
         A bad configuration or plugin must not break ``--help`` (or ``doctor``): the
         command that needs the settings reports the problem itself."""
-        from ..plugins import get_plugin_manager
-
         scratch = click.Group("pichr-appliance")
         try:
-            get_plugin_manager(state.settings()).hook.register_commands(cli=scratch)
+            plugin_manager(state.settings()).hook.register_commands(cli=scratch)
         except Exception as exc:  # reported, never fatal for the CLI
             log.debug("plugin commands not loaded: %s", exc)
         commands = {}
@@ -104,7 +102,8 @@ def plugins_command(ctx: click.Context, as_json: bool) -> None:
     from ..runtime import build_runtime
 
     with config_errors():
-        info = describe_runtime(build_runtime(settings_from(ctx)))
+        settings = settings_from(ctx)
+        info = describe_runtime(build_runtime(settings, pm=plugin_manager(settings)))
     lines = [
         f"{p['name']} {p['version'] or '-'}: {', '.join(p['hooks']) or '(no hooks)'}"
         for p in info["plugins"]

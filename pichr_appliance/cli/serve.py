@@ -12,7 +12,7 @@ import click
 
 from .. import __version__
 from ..config import ensure_data_dir
-from .common import common_options, config_errors, settings_from
+from .common import common_options, config_errors, plugin_manager, settings_from
 
 
 @click.command()
@@ -44,7 +44,8 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
         ensure_data_dir(settings)
         # The primary app (built here, in the parent) brings the parent's only plugin
         # manager: migrations and the storage check reuse it. Each worker process builds
-        # its own app, and so its own manager, through the same factory (TRAPS.md #5).
+        # its own app, and so its own manager, through the same factory: Sanic spawns
+        # workers, so nothing built here reaches them.
         loader = AppLoader(factory=functools.partial(create_app, settings))
         app = loader.load()
         pm = app.ctx.runtime.pm
@@ -83,10 +84,9 @@ async def _preflight(app: Any) -> None:
 def migrate(ctx: click.Context) -> None:
     """Apply pending database migrations."""
     from ..db import run_migrations
-    from ..plugins import get_plugin_manager
 
     settings = settings_from(ctx)
     with config_errors():
         ensure_data_dir(settings)
-        asyncio.run(run_migrations(settings, get_plugin_manager(settings)))
+        asyncio.run(run_migrations(settings, plugin_manager(settings)))
     click.echo("migrations applied")
