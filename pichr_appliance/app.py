@@ -70,13 +70,7 @@ def _configure_sanic(app: Sanic, settings: Settings) -> None:
 
 
 def _set_context(app: Sanic, rt: Runtime) -> None:
+    # The runtime is the one thing handlers reach through the app (request.app.ctx.runtime);
+    # the rate limiter (an HTTP concern) is set next to it by create_app.
     app.ctx.runtime = rt
     app.ctx.version = __version__
-    # Aliases of the runtime's parts, for tests; plugins and handlers use the runtime.
-    app.ctx.settings = rt.settings
-    app.ctx.pm = rt.pm
-    app.ctx.storage = rt.storage
-    app.ctx.passwords = rt.passwords
-    app.ctx.tokens = rt.tokens
-    app.ctx.counters = rt.counters
-    app.ctx.hotcache = rt.hotcache

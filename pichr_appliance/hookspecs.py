@@ -14,9 +14,12 @@ as implementations of these same hooks in ``pichr_appliance.defaults``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
 
 hookspec = pluggy.HookspecMarker("pichr_appliance")
 
@@ -35,7 +38,7 @@ class Refusal:
 
 
 @hookspec
-def startup(runtime: Any) -> Any:
+def startup(runtime: Runtime) -> Any:
     """Called once per server worker after the database is open and before requests
     are served (``runtime.settings``, ``runtime.storage``...).
 
@@ -45,7 +48,7 @@ def startup(runtime: Any) -> Any:
 
 
 @hookspec
-def shutdown(runtime: Any) -> Any:
+def shutdown(runtime: Runtime) -> Any:
     """Called once per worker when the server stops, before the database closes.
 
     May return an awaitable. Every implementation runs.
@@ -94,7 +97,7 @@ def register_classifiers(settings: Any) -> Any:
 
 
 @hookspec
-def actor_from_request(runtime: Any, request: Any) -> Any:
+def actor_from_request(runtime: Runtime, request: Any) -> Any:
     """Return who is calling: an ``Actor`` or a ``User``, or None to let others decide.
 
     May return an awaitable. Implementations are asked one at a time in pluggy's order
@@ -115,7 +118,7 @@ def register_commands(cli: Any) -> None:
 
 
 @hookspec
-def file_uploaded(runtime: Any, file: Any) -> Any:
+def file_uploaded(runtime: Runtime, file: Any) -> Any:
     """Event: ``file`` (a ``File`` model) finished processing and is ready.
 
     May return an awaitable; errors are logged and never fail the upload.
@@ -123,7 +126,7 @@ def file_uploaded(runtime: Any, file: Any) -> Any:
 
 
 @hookspec
-def file_deleted(runtime: Any, file: Any, actor: Any) -> Any:
+def file_deleted(runtime: Runtime, file: Any, actor: Any) -> Any:
     """Event: ``file`` was deleted by ``actor`` (a ``User`` or None for the system).
 
     May return an awaitable; errors are logged.
@@ -131,7 +134,7 @@ def file_deleted(runtime: Any, file: Any, actor: Any) -> Any:
 
 
 @hookspec
-def user_created(runtime: Any, user: Any) -> Any:
+def user_created(runtime: Runtime, user: Any) -> Any:
     """Event: a new account ``user`` was created (signup, CLI or a plugin).
 
     May return an awaitable.
@@ -139,7 +142,7 @@ def user_created(runtime: Any, user: Any) -> Any:
 
 
 @hookspec
-def report_created(runtime: Any, report: Any) -> Any:
+def report_created(runtime: Runtime, report: Any) -> Any:
     """Event: a moderation ``report`` (a ``Report`` model) was filed.
 
     Also fired for system reports opened by the NSFW classifier scores. May return an
@@ -148,7 +151,7 @@ def report_created(runtime: Any, report: Any) -> Any:
 
 
 @hookspec
-def file_invalidated(runtime: Any, file_id: str) -> Any:
+def file_invalidated(runtime: Runtime, file_id: str) -> Any:
     """Event: this process changed or deleted file ``file_id`` and dropped its cached copy.
 
     Other processes keep a file's metadata for up to a second; a plugin that connects
@@ -159,7 +162,7 @@ def file_invalidated(runtime: Any, file_id: str) -> Any:
 
 
 @hookspec
-def permission_allowed(runtime: Any, actor: Any, action: str, resource: Any) -> Any:
+def permission_allowed(runtime: Runtime, actor: Any, action: str, resource: Any) -> Any:
     """Allow (True), forbid (False), refuse by default (a ``Refusal``) or have no
     opinion (None) on ``actor`` doing ``action``.
 
@@ -177,7 +180,7 @@ def permission_allowed(runtime: Any, actor: Any, action: str, resource: Any) -> 
 
 
 @hookspec
-def validate_upload(runtime: Any, user: Any, file: Any, info: Any, path: Any) -> Any:
+def validate_upload(runtime: Runtime, user: Any, file: Any, info: Any, path: Any) -> Any:
     """Accept (None) or reject (a reason string) an upload whose bytes passed the checks.
 
     ``user`` is the uploader (None when anonymous or in a CLI import without one),
@@ -189,7 +192,7 @@ def validate_upload(runtime: Any, user: Any, file: Any, info: Any, path: Any) ->
 
 
 @hookspec
-def file_moderated(runtime: Any, file: Any, action: str, actor: Any) -> Any:
+def file_moderated(runtime: Runtime, file: Any, action: str, actor: Any) -> Any:
     """Event: a moderator decided on ``file``, or the system held it.
 
     ``action`` is "remove", "restore", "age_restrict", "dismiss" or "hold" (a csam
@@ -201,12 +204,12 @@ def file_moderated(runtime: Any, file: Any, action: str, actor: Any) -> Any:
 
 
 @hookspec
-def album_created(runtime: Any, album: Any) -> Any:
+def album_created(runtime: Runtime, album: Any) -> Any:
     """Event: ``album`` (an ``Album`` model) was created. May return an awaitable."""
 
 
 @hookspec
-def register_routes(runtime: Any) -> Any:
+def register_routes(runtime: Runtime) -> Any:
     """Return a list of ``(path, handler, methods)`` routes to mount under ``/-/<plugin>/``.
 
     Synchronous. ``path`` starts with "/" and is relative to the plugin's prefix

@@ -10,13 +10,16 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from . import hookspecs
 from .config import ConfigError, Settings
 from .defaults import MODULES as DEFAULT_MODULES
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
 
 log = logging.getLogger("pichr_appliance.plugins")
 
@@ -138,7 +141,7 @@ def describe_plugins(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
     return out
 
 
-def describe_runtime(rt: Any) -> dict[str, Any]:
+def describe_runtime(rt: Runtime) -> dict[str, Any]:
     """Plugins plus what is active: storage backend, rate-limit store, database engine,
     classifiers and plugin routes (for ``plugins`` and ``GET /api/v1/admin/plugins``)."""
     classifiers = [getattr(c, "name", type(c).__name__) for c in rt.classifiers]
@@ -157,7 +160,7 @@ def describe_runtime(rt: Any) -> dict[str, Any]:
     }
 
 
-def plugin_routes(rt: Any) -> list[tuple[str, str, Any, tuple]]:
+def plugin_routes(rt: Runtime) -> list[tuple[str, str, Any, tuple]]:
     """``(plugin, full path, handler, methods)`` of every ``register_routes`` route.
 
     Paths are mounted under ``/-/<plugin name>``; a route that is not a

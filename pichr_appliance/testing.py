@@ -114,6 +114,11 @@ class ApiClient:
         self.base = f"http://127.0.0.1:{client.port}"
         self.port = client.port
 
+    @property
+    def runtime(self) -> Any:
+        """The server's :class:`~pichr_appliance.runtime.Runtime` (settings, storage...)."""
+        return self.app.ctx.runtime
+
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         kwargs.setdefault("follow_redirects", False)
         _, response = getattr(self._client, method.lower())(path, **kwargs)
@@ -236,7 +241,7 @@ def pichr_client(pichr_app: Any) -> Iterator[ApiClient]:
     from sanic_testing.reusable import ReusableClient
 
     port = free_port()
-    pichr_app.ctx.settings.server.port = port
+    pichr_app.ctx.runtime.settings.server.port = port
     client = ReusableClient(pichr_app, host="127.0.0.1", port=port)
     with client:
         yield ApiClient(client, pichr_app)

@@ -130,7 +130,7 @@ def test_delete_account_removes_everything(pichr_client, pichr_user):
     pichr_client.post(
         "/api/v1/moderation/report", headers=h, json={"fileId": keep, "reason": "spam"}
     )
-    storage = pichr_client.app.ctx.storage
+    storage = pichr_client.runtime.storage
     assert len(pichr_client.run(_keys(storage))) == 5
 
     r = pichr_client.delete("/api/v1/account", headers=h, json={"password": pichr_user["password"]})
@@ -173,7 +173,7 @@ def test_a_failed_deletion_leaves_whole_files_and_a_retry_completes_it(
     email, password = pichr_user["user"]["email"], pichr_user["password"]
     for i in range(3):
         pichr_client.upload(pichr_user, sample_image_bytes("PNG", color=(0, i * 70, 0)))
-    storage = pichr_client.app.ctx.storage
+    storage = pichr_client.runtime.storage
     monkeypatch.setattr(storage, "delete", FailOnce(storage.delete, fail_at=2))
     r = pichr_client.delete("/api/v1/account", headers=h, json={"password": password})
     assert r.status == 500

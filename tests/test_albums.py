@@ -44,7 +44,7 @@ def test_create_with_the_guides_shape(pichr_client, pichr_user):
     album = r.json
     assert set(album) == ALBUM_FIELDS
     assert album["id"].startswith("alb_")
-    assert album["url"] == f"{pichr_client.app.ctx.settings.public_url}/a/{album['id']}"
+    assert album["url"] == f"{pichr_client.runtime.settings.public_url}/a/{album['id']}"
     assert album["title"] == "Cat Photos Collection"
     assert album["description"] == "All my favorite cat pictures"
     assert album["tags"] == ["cats", "pets", "animals"]

@@ -69,7 +69,7 @@ def test_signup_validation_names_the_field(pichr_client):
 
 
 def test_signup_can_be_disabled(pichr_client):
-    pichr_client.app.ctx.settings.auth.allow_signup = False
+    pichr_client.runtime.settings.auth.allow_signup = False
     r = pichr_client.post(SIGNUP, json=body())
     assert r.status == 403 and r.json["code"] == "signup_disabled"
 
@@ -159,7 +159,7 @@ def test_logout_revokes_at_once(pichr_client, pichr_user):
 def test_jwt_hardening(pichr_client, pichr_user):
     token = pichr_user["session"]["access_token"]
     claims = jwt.decode(token, options={"verify_signature": False})
-    secret = pichr_client.app.ctx.settings.auth.secret
+    secret = pichr_client.runtime.settings.auth.secret
     # alg none
     none_token = jwt.encode(claims, None, algorithm="none")
     # wrong secret

@@ -11,7 +11,7 @@ def test_health(pichr_client):
 
 
 def test_health_names_failing_storage(pichr_client):
-    storage = pichr_client.app.ctx.storage
+    storage = pichr_client.runtime.storage
     storage.root.chmod(0o500)
     try:
         import os

@@ -107,7 +107,7 @@ def test_patch_and_delete(pichr_client, pichr_user):
         assert pichr_client.patch(f"/api/v1/files/{fid}", headers=h, json=bad).status == 400
     key = pichr_client.run(File.get(id=fid)).storage_key
     assert pichr_client.delete(f"/api/v1/files/{fid}", headers=h).status == 204
-    assert not pichr_client.app.ctx.storage.local_path(key).exists()
+    assert not pichr_client.runtime.storage.local_path(key).exists()
     assert pichr_client.get(f"/api/v1/files/{fid}", headers=h).status == 404
     assert pichr_client.get(f"/i/{fid}").status == 404
     usage = pichr_client.get("/api/v1/auth/me", headers=h).json["user"]["usage"]
@@ -140,7 +140,7 @@ def test_serving_headers_conditional_and_ranges(pichr_client, pichr_user):
     assert r.headers["content-disposition"] == 'attachment; filename="pic.png"'
     assert pichr_client.get("/i/file_doesnotexist").status == 404
     assert pichr_client.get("/i/..%2f..%2fetc%2fpasswd").status == 404
-    pichr_client.run(pichr_client.app.ctx.counters.flush())
+    pichr_client.run(pichr_client.runtime.counters.flush())
     f = pichr_client.get(f"/api/v1/files/{fid}").json
     # GETs count once each (HEAD and 304 answers do not): at least the 4 successful ones.
     assert f["downloadCount"] == 1 and f["viewCount"] >= 4
@@ -170,7 +170,7 @@ def test_variants(pichr_client, pichr_user):
 
 
 async def _keys(client, prefix):
-    return [k async for k in client.app.ctx.storage.list_keys(prefix)]
+    return [k async for k in client.runtime.storage.list_keys(prefix)]
 
 
 def test_expired_removed_and_age_restricted(pichr_client, pichr_user):

@@ -313,7 +313,7 @@ EVENTS = []
 
 
 def test_automatic_moderation_from_nsfw_scores(pichr_client, pichr_user, staff):
-    pichr_client.app.ctx.pm.register(ScorePlugin(), name="test_scores")
+    pichr_client.runtime.pm.register(ScorePlugin(), name="test_scores")
     mild = pichr_client.upload(pichr_user, sample_image_bytes("PNG", color=(25, 0, 0)))
     assert mild["nsfwScore"] == pytest.approx(25 / 255) and mild["ageRestricted"] is False
     adult = pichr_client.upload(pichr_user, sample_image_bytes("PNG", color=(216, 0, 0)))

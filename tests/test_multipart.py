@@ -73,7 +73,7 @@ def test_multipart_flow(pichr_client, pichr_user, big_png):
     assert (f["width"], f["height"]) == (2000, 2000)
     assert pichr_client.get(f"/i/{f['id']}").content == big_png
     # Parts are gone from storage and the database.
-    storage = pichr_client.app.ctx.storage
+    storage = pichr_client.runtime.storage
     keys = pichr_client.run(_keys(storage, f"multipart/{m['uploadId']}/"))
     assert keys == []
     assert pichr_client.run(UploadPart.filter(upload_id=m["uploadId"]).count()) == 0
@@ -143,7 +143,7 @@ def test_multipart_bad_input(pichr_client, pichr_user, big_png):
         == 204
     )
     assert pichr_client.run(File.filter(id=m["fileId"]).count()) == 0
-    storage = pichr_client.app.ctx.storage
+    storage = pichr_client.runtime.storage
     assert pichr_client.run(_keys(storage, f"multipart/{m['uploadId']}/")) == []
     assert (
         pichr_client.post(

@@ -72,7 +72,7 @@ def test_document_is_served_valid_and_not_rate_limited(pichr_client):
     assert doc["openapi"] == "3.1.0"
     assert doc["info"]["version"] == pichr_client.app.ctx.version
     schemathesis.openapi.from_dict(doc).validate()  # raises on an invalid document
-    assert doc["servers"] == [{"url": pichr_client.app.ctx.settings.public_url}]
+    assert doc["servers"] == [{"url": pichr_client.runtime.settings.public_url}]
 
 
 def test_request_bodies_are_the_pydantic_models(tmp_path):

@@ -27,7 +27,7 @@ def test_sweeper_removes_expired_and_stale(pichr_client, pichr_user):
     past = datetime.now(UTC) - timedelta(seconds=1)
     pichr_client.run(File.filter(id=p["fileId"]).update(expires_at=past))
     pichr_client.run(Upload.filter(id=stale["uploadId"]).update(expires_at=past))
-    tmp = pichr_client.app.ctx.settings.data_path / "tmp"
+    tmp = pichr_client.runtime.settings.data_path / "tmp"
     tmp.mkdir(exist_ok=True)
     old = tmp / "leftover"
     old.write_bytes(b"x")

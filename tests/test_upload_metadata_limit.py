@@ -25,7 +25,7 @@ def test_jpeg_with_too_much_metadata_is_400_and_leaves_nothing(pichr_client, pic
     r = pichr_client.put("/" + path, content=data)
     assert r.status == 400 and r.json["code"] == "too_much_metadata", r.text
     assert pichr_client.run(File.get(id=p["fileId"])).status == "pending"
-    assert list((pichr_client.app.ctx.settings.data_path / "tmp").iterdir()) == []
+    assert list((pichr_client.runtime.settings.data_path / "tmp").iterdir()) == []
     me = pichr_client.get("/api/v1/auth/me", headers=h).json["user"]
     assert me["usage"]["bytes"] == 0
     # With one segment fewer the image fits under the limit and is stored.

@@ -79,7 +79,7 @@ def test_guide_flow(pichr_client, pichr_user):
     assert pichr_client.put(rel(p["uploadUrl"]), content=data).status == 409
     me = pichr_client.get("/api/v1/auth/me", headers=h).json["user"]
     assert me["usage"]["bytes"] == len(data) and me["usage"]["files"] == 1
-    stored = pichr_client.app.ctx.storage.local_path(p["r2Key"])
+    stored = pichr_client.runtime.storage.local_path(p["r2Key"])
     assert stored.read_bytes() == data
 
 
@@ -159,8 +159,8 @@ def test_put_bad_bodies(pichr_client, pichr_user, body, status, code):
     assert r.json["code"] == code
     f = pichr_client.run(File.get(id=p["fileId"]))
     assert f.status == "pending"  # nothing became visible; the client may retry
-    assert pichr_client.app.ctx.storage.local_path(p["r2Key"]).exists() is False
-    assert list((pichr_client.app.ctx.settings.data_path / "tmp").iterdir()) == []
+    assert pichr_client.runtime.storage.local_path(p["r2Key"]).exists() is False
+    assert list((pichr_client.runtime.settings.data_path / "tmp").iterdir()) == []
     me = pichr_client.get("/api/v1/auth/me", headers=pichr_user["headers"]).json["user"]
     assert me["usage"]["bytes"] == 0
 

@@ -36,7 +36,7 @@ async def list_users(request: Request) -> HTTPResponse:
     limit, offset = paging(request)
     q = request.args.get("q") or request.args.get("search")
     users, total = await admin.list_users(q=q, limit=limit, offset=offset)
-    settings = request.app.ctx.settings
+    settings = request.app.ctx.runtime.settings
     items = [accounts.user_out(u, usage=True, settings=settings) for u in users]
     return json(UserPage(users=items, total=total, limit=limit, offset=offset).dump())
 

@@ -15,6 +15,7 @@ from ..schemas.albums import (
     AlbumWithFiles,
 )
 from ..schemas.files import Paging
+from ..services import access
 from ..services import albums as albums_service
 from .context import authenticate, require_actor
 from .operations import operation
@@ -35,7 +36,7 @@ async def create(request: Request) -> HTTPResponse:
     album = await albums_service.create(
         request.app.ctx.runtime, actor.user, parse(request, AlbumCreateRequest)
     )
-    settings = request.app.ctx.settings
+    settings = request.app.ctx.runtime.settings
     return json(await albums_service.owner_json(settings, album), status=201)
 
 
@@ -50,7 +51,7 @@ async def list_own(request: Request) -> HTTPResponse:
     limit, offset = paging(request)
     albums, total = await albums_service.list_own(actor.user, limit=limit, offset=offset)
     counts = await albums_service.file_counts([a.id for a in albums])
-    settings = request.app.ctx.settings
+    settings = request.app.ctx.runtime.settings
     items = [
         AlbumOut(**AlbumOut.fields_of(settings, a, counts[a.id], a.cover_file_id)) for a in albums
     ]
@@ -70,7 +71,7 @@ async def get(request: Request, album_id: str) -> HTTPResponse:
         await require_actor(request, "read")
     viewer = actor.user if actor else None
     limit, offset = paging(request)
-    album = await albums_service.get_visible(album_id, viewer)
+    album = await access.visible_album(album_id, viewer)
     rt = request.app.ctx.runtime
     return json(await albums_service.page(rt, album, viewer, limit=limit, offset=offset))
 
@@ -85,7 +86,7 @@ async def patch(request: Request, album_id: str) -> HTTPResponse:
     actor = await require_actor(request, "write")
     album = await albums_service.get_own(album_id, actor.user)
     album = await albums_service.update(album, parse(request, AlbumPatchRequest))
-    return json(await albums_service.owner_json(request.app.ctx.settings, album))
+    return json(await albums_service.owner_json(request.app.ctx.runtime.settings, album))
 
 
 @bp.delete("/<album_id:str>")
@@ -113,7 +114,7 @@ async def add_files(request: Request, album_id: str) -> HTTPResponse:
     album = await albums_service.get_own(album_id, actor.user)
     body = parse(request, AlbumAddFilesRequest)
     album = await albums_service.add_files(album, actor.user, body)
-    return json(await albums_service.owner_json(request.app.ctx.settings, album))
+    return json(await albums_service.owner_json(request.app.ctx.runtime.settings, album))
 
 
 @bp.delete("/<album_id:str>/files/<file_id:str>")
@@ -140,4 +141,4 @@ async def reorder(request: Request, album_id: str) -> HTTPResponse:
     actor = await require_actor(request, "write")
     album = await albums_service.get_own(album_id, actor.user)
     album = await albums_service.reorder(album, parse(request, AlbumOrderRequest))
-    return json(await albums_service.owner_json(request.app.ctx.settings, album))
+    return json(await albums_service.owner_json(request.app.ctx.runtime.settings, album))

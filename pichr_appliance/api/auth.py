@@ -33,7 +33,7 @@ bp = Blueprint("auth", url_prefix="/api/v1/auth")
 )  # fmt: skip
 async def signup(request: Request) -> HTTPResponse:
     ctx = request.app.ctx
-    if not ctx.settings.auth.allow_signup:
+    if not ctx.runtime.settings.auth.allow_signup:
         raise forbidden("Signup is disabled on this server", "signup_disabled")
     body = parse(request, SignupBody)
     await ctx.rate_limiter.signup_attempt(request)
@@ -47,7 +47,7 @@ async def signup(request: Request) -> HTTPResponse:
         age_confirmed=body.ageConfirmed,
     )
     session = await sessions.start_session(
-        ctx.settings, ctx.tokens, user, request.headers.get("user-agent", "")
+        ctx.runtime.settings, ctx.runtime.tokens, user, request.headers.get("user-agent", "")
     )
     answer = AuthResult(user=accounts.user_out(user), session=SessionOut(**session))
     return json(answer.dump(), status=201)
@@ -65,7 +65,7 @@ async def login(request: Request) -> HTTPResponse:
     user = await accounts.find_login(body.email)
     # verify() runs against a dummy hash when the account does not exist: same cost,
     # same answer, so that nobody learns which accounts exist.
-    ok = await ctx.passwords.verify(user.password_hash if user else None, body.password)
+    ok = await ctx.runtime.passwords.verify(user.password_hash if user else None, body.password)
     if not ok or user is None:
         await ctx.rate_limiter.login_failed(body.email)
         raise ApiError(401, "invalid_credentials", "Invalid email or password")
@@ -73,7 +73,7 @@ async def login(request: Request) -> HTTPResponse:
     if user.disabled:
         raise ApiError(403, "account_disabled", "This account is disabled")
     session = await sessions.start_session(
-        ctx.settings, ctx.tokens, user, request.headers.get("user-agent", "")
+        ctx.runtime.settings, ctx.runtime.tokens, user, request.headers.get("user-agent", "")
     )
     return json(AuthResult(user=accounts.user_out(user), session=SessionOut(**session)).dump())
 
@@ -86,7 +86,9 @@ async def login(request: Request) -> HTTPResponse:
 async def refresh(request: Request) -> HTTPResponse:
     ctx = request.app.ctx
     body = parse(request, RefreshBody)
-    session = await sessions.refresh_session(ctx.settings, ctx.tokens, body.refresh_token)
+    session = await sessions.refresh_session(
+        ctx.runtime.settings, ctx.runtime.tokens, body.refresh_token
+    )
     return json(SessionResult(session=SessionOut(**session)).dump())
 
 
@@ -110,7 +112,7 @@ async def logout(request: Request) -> HTTPResponse:
 async def me(request: Request) -> HTTPResponse:
     actor = await require_actor(request)
     await actor.user.refresh_from_db()
-    user = accounts.user_out(actor.user, usage=True, settings=request.app.ctx.settings)
+    user = accounts.user_out(actor.user, usage=True, settings=request.app.ctx.runtime.settings)
     return json(UserResult(user=user).dump())
 
 
@@ -128,7 +130,7 @@ async def update_me(request: Request) -> HTTPResponse:
         if field in changes and changes[field] is None:
             del changes[field]
     user = await accounts.update_profile(
-        request.app.ctx.passwords, actor.user, changes, actor.session_id
+        request.app.ctx.runtime.passwords, actor.user, changes, actor.session_id
     )
-    out = accounts.user_out(user, usage=True, settings=request.app.ctx.settings)
+    out = accounts.user_out(user, usage=True, settings=request.app.ctx.runtime.settings)
     return json(UserResult(user=out).dump())

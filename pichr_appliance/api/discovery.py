@@ -23,5 +23,5 @@ async def openapi_document(request: Request) -> HTTPResponse:
     if document is None:
         from ..openapi import build_document  # the builder imports the blueprints
 
-        document = ctx.openapi_document = build_document(ctx.settings)
+        document = ctx.openapi_document = build_document(ctx.runtime.settings)
     return json(document)

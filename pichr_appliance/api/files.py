@@ -18,6 +18,7 @@ from ..schemas.files import (
     ShareRequest,
     ShareUrl,
 )
+from ..services import access
 from ..services import files as files_service
 from .context import authenticate, require_actor
 from .operations import operation
@@ -86,17 +87,17 @@ async def get(request: Request, file_id: str) -> HTTPResponse:
     if actor is not None and not actor.can("read"):
         await require_actor(request, "read")
     rt = request.app.ctx.runtime
-    file = await files_service.get_visible(file_id, actor.user if actor else None)
-    files_service.check_available(file)
+    file = await access.visible_file(file_id, actor.user if actor else None)
+    access.check_available(file)
     albums = await files_service.album_ids_for([file.id])
     return json(FileOut.of(rt.settings, rt.storage, file, albums[file.id]).dump())
 
 
 async def _own(request: Request, file_id: str, permission: str):
     actor = await require_actor(request, permission)
-    file = await files_service.get_visible(file_id, actor.user)
-    if not files_service.is_owner(file, actor.user):
-        if permission == "delete" and files_service.is_staff(actor.user):
+    file = await access.visible_file(file_id, actor.user)
+    if not access.is_owner(file, actor.user):
+        if permission == "delete" and access.is_staff(actor.user):
             return actor, file
         raise not_found("File")
     return actor, file
@@ -138,7 +139,7 @@ async def delete(request: Request, file_id: str) -> HTTPResponse:
 )  # fmt: skip
 async def share(request: Request, file_id: str) -> HTTPResponse:
     actor, file = await _own(request, file_id, "write")
-    files_service.check_available(file)
+    access.check_available(file)
     rt = request.app.ctx.runtime
     body = parse_optional(request, ShareRequest, {"settings": rt.settings})
     expires = int(time.time()) + body.expiresIn

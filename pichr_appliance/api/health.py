@@ -31,7 +31,7 @@ async def health(request: Request) -> HTTPResponse:
         log.warning("health: database check failed: %s", exc)
         out["database"] = "unavailable"
     try:
-        await request.app.ctx.storage.health()
+        await request.app.ctx.runtime.storage.health()
     except Exception as exc:
         log.warning("health: storage check failed: %s", exc)
         out["storage"] = "unavailable"

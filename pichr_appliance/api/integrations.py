@@ -24,7 +24,7 @@ async def sharex(request: Request) -> HTTPResponse:
     """A ShareX ``.sxcu`` for the signed-in user, with a new upload-only API key (each
     download makes a key; revoke old ones under ``/api/v1/api-keys``)."""
     actor = await require_actor(request, session_only=True)
-    settings = request.app.ctx.settings
+    settings = request.app.ctx.runtime.settings
     secret = await integrations.new_upload_key(actor.user)
     filename = integrations.sharex_filename(settings)
     return json(

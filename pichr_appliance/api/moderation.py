@@ -36,7 +36,7 @@ def reporter_key(request: Request, user_id: str | None) -> str:
     if user_id:
         return user_id
     ip = request.remote_addr or request.ip or ""
-    secret = request.app.ctx.settings.auth.secret
+    secret = request.app.ctx.runtime.settings.auth.secret
     return "ip:" + sha256_hex(f"{secret}:{ip}")[:40]
 
 

@@ -9,9 +9,7 @@ from pydantic import BaseModel
 from sanic import Request
 
 from ..errors import bad_request
-from ..schemas.common import Body, validate, validation_error
-
-__all__ = ["Body", "json_body", "json_object", "parse", "paging", "validation_error"]
+from ..schemas.common import validate
 
 M = TypeVar("M", bound=BaseModel)
 

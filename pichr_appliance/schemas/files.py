@@ -32,7 +32,7 @@ assert set(FileStatus.__args__) == set(FILE_STATUSES)  # type: ignore[attr-defin
 
 
 class FileOut(Out):
-    """The API's File (every field of API.md)."""
+    """The API's File object (every field of docs/pichr-api-contract.md)."""
 
     id: Id("file")
     url: Url

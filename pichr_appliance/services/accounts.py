@@ -264,7 +264,7 @@ async def update_profile(
     return user
 
 
-async def delete_account(rt: Any, user: User, operator: Any = None) -> None:
+async def delete_account(rt: Runtime, user: User, operator: Any = None) -> None:
     """Delete an account and everything it owns: files (bytes too), albums, sessions, keys,
     unfinished uploads; the quota goes with it.
 

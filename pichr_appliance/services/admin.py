@@ -6,7 +6,7 @@ functions, and every change lands in the audit log with whoever made it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tortoise.functions import Sum
 
@@ -16,6 +16,9 @@ from ..schemas.admin import AdminUserPatchRequest
 from ..schemas.common import validate
 from . import accounts, audit
 from .audit import Operator
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 
 async def list_users(
@@ -36,7 +39,7 @@ def check_changes(settings: Any, changes: AdminUserPatchRequest | dict[str, Any]
 
 
 async def update_user(
-    rt: Any, operator: Operator, user: User, changes: AdminUserPatchRequest | dict[str, Any]
+    rt: Runtime, operator: Operator, user: User, changes: AdminUserPatchRequest | dict[str, Any]
 ) -> User:
     """Change role, plan and/or disabled state, recording each change in the audit log.
 

@@ -17,14 +17,12 @@ from ..schemas.albums import (
     AlbumPatchRequest,
     AlbumWithFiles,
 )
-from ..schemas.common import MAX_FILE_IDS, validate
+from ..schemas.common import validate
 from ..schemas.files import FileOut
 from ..security import new_id
 from ..timeutil import iso
 from . import access
 from . import files as files_service
-
-__all__ = ["MAX_FILE_IDS", "album_json", "create", "update"]
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -128,18 +126,6 @@ async def list_own(user: User, *, limit: int, offset: int) -> tuple[list[Album],
     return albums, total
 
 
-check_available = access.check_album_available  # the rule lives in access.py
-
-
-async def get_visible(album_id: str, user: User | None) -> Album:
-    """The album if ``user`` may see it (404 otherwise, never 403); 410 when removed.
-
-    Public and unlisted albums are open to anyone; private ones, albums held by a
-    ``csam`` report and albums of disabled accounts only to the owner and staff.
-    """
-    return await access.visible_album(album_id, user)
-
-
 async def get_own(album_id: str, user: User, *, staff_ok: bool = False) -> Album:
     """The caller's album (or any album for staff when ``staff_ok``); 404 otherwise."""
     album = await Album.get_or_none(id=album_id) if is_id(album_id) else None
@@ -182,7 +168,7 @@ async def page(
 
 async def update(album: Album, changes: AlbumPatchRequest | dict[str, Any]) -> Album:
     """Apply a PATCH from the owner: title, description, visibility, tags, coverFileId."""
-    check_available(album)
+    access.check_album_available(album)
     changes = validate(AlbumPatchRequest, changes).model_dump(exclude_unset=True)
     fields = []
     for name in ("title", "description", "visibility", "tags"):
@@ -224,7 +210,7 @@ async def add_files(album: Album, user: User, body: AlbumAddFilesRequest) -> Alb
 
     Files already in the album stay where they are.
     """
-    check_available(album)
+    access.check_album_available(album)
     file_ids, position = body.fileIds, body.position
     await check_own_files(user, file_ids)
     async with in_transaction():
@@ -238,7 +224,7 @@ async def add_files(album: Album, user: User, body: AlbumAddFilesRequest) -> Alb
 
 async def remove_file(album: Album, file_id: str) -> None:
     """Take one file out of the album (404 when it is not in it); the file stays."""
-    check_available(album)
+    access.check_album_available(album)
     if not is_id(file_id):
         raise not_found("File")
     async with in_transaction():
@@ -252,7 +238,7 @@ async def remove_file(album: Album, file_id: str) -> None:
 
 async def reorder(album: Album, body: AlbumOrderRequest) -> Album:
     """Put the album's files in the order given, which must list each of them once."""
-    check_available(album)
+    access.check_album_available(album)
     file_ids = body.fileIds
     if len(set(file_ids)) != len(file_ids):
         raise bad_request(

@@ -29,12 +29,15 @@ import tarfile
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..security import file_size_and_sha256
 from ..storage.base import ObjectNotFound
 from ..timeutil import iso, utcnow
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 FORMAT = "pichr-appliance-backup"
 FORMAT_VERSION = 1
@@ -125,7 +128,7 @@ def is_tar(path: Path) -> bool:
 
 
 async def create_backup(
-    rt: Any,
+    rt: Runtime,
     dest: Path,
     *,
     config_file: str | None = None,
@@ -169,7 +172,7 @@ async def create_backup(
 
 
 async def _fill(
-    rt: Any,
+    rt: Runtime,
     folder: Path,
     db: Path,
     config_file: str | None,
@@ -337,7 +340,7 @@ def place_files(settings: Any, folder: Path, manifest: dict[str, Any], force: bo
 
 
 async def restore_objects(
-    rt: Any, folder: Path, manifest: dict[str, Any], on_object: Progress | None = None
+    rt: Runtime, folder: Path, manifest: dict[str, Any], on_object: Progress | None = None
 ) -> int:
     """Store every object of the backup through the configured storage backend."""
     count = 0

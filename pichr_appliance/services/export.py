@@ -21,7 +21,7 @@ import json
 import zipfile
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..models import ApiKey, File, Report, User
 from ..timeutil import iso, utcnow
@@ -29,6 +29,9 @@ from . import accounts, albums
 from . import files as files_service
 from .api_keys import key_json
 from .moderation import report_json
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 FLUSH_BYTES = 256 * 1024
 
@@ -62,7 +65,7 @@ def filename(user: User) -> str:
     return f"pichr-export-{user.username}-{utcnow():%Y%m%d}.zip"
 
 
-async def stream(rt: Any, user: User) -> AsyncIterator[bytes]:
+async def stream(rt: Runtime, user: User) -> AsyncIterator[bytes]:
     """Yield the export ZIP of ``user`` in chunks of about ``FLUSH_BYTES``."""
     sink = _Sink()
     zf = zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED)

@@ -8,7 +8,7 @@ import logging
 import re
 import unicodedata
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tortoise.expressions import F, Q
 
@@ -17,6 +17,9 @@ from ..schemas.common import validate
 from ..schemas.files import FileOut, FilePatchRequest
 from ..timeutil import iso, utcnow
 from . import access
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 log = logging.getLogger("pichr_appliance.files")
 
@@ -70,17 +73,6 @@ async def files_json(settings: Any, storage: Any, files: list[File]) -> list[dic
     return [file_json(settings, storage, f, albums[f.id]) for f in files]
 
 
-# The visibility rules live in access.py; these names stay for existing callers.
-is_owner = access.is_owner
-is_staff = access.is_staff
-check_available = access.check_available
-
-
-async def get_visible(file_id: str, user: User | None) -> File:
-    """The file if ``user`` may see it; 404 otherwise (never 403 for hidden things)."""
-    return await access.visible_file(file_id, user)
-
-
 async def add_usage(user_id: str | None, nbytes: int, nfiles: int) -> None:
     """Adjust a user's storage usage atomically (negative to free)."""
     if user_id:
@@ -89,7 +81,7 @@ async def add_usage(user_id: str | None, nbytes: int, nfiles: int) -> None:
         )
 
 
-def forget(rt: Any, file_id: str) -> None:
+def forget(rt: Runtime, file_id: str) -> None:
     """Drop this process's cached metadata and bytes of a file after a change, and tell
     plugins (``file_invalidated``) so that other processes can drop theirs."""
     if rt is None:
@@ -116,7 +108,7 @@ def _finish_background(task: Any) -> None:
         log.error("file_invalidated notification failed", exc_info=task.exception())
 
 
-async def delete_bytes(rt: Any, file: File) -> None:
+async def delete_bytes(rt: Runtime, file: File) -> None:
     """Delete the original and every variant of a file (idempotent)."""
     storage = rt.storage
     await storage.delete(file.storage_key)
@@ -125,7 +117,7 @@ async def delete_bytes(rt: Any, file: File) -> None:
 
 
 async def delete_file(
-    rt: Any, file: File, actor: User | None = None, *, bytes_first: bool = False
+    rt: Runtime, file: File, actor: User | None = None, *, bytes_first: bool = False
 ) -> None:
     """Delete a file everywhere: record, album entries (and covers), quota, bytes, variants.
 

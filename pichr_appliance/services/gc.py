@@ -14,12 +14,15 @@ of its bytes; multipart parts belong to their upload from the first byte (keys
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..models import File, Upload, UploadPart
 from ..timeutil import utcnow
 from . import files as files_service
 from . import sweeper
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 
 async def _references() -> tuple[set[str], set[str], set[str]]:
@@ -49,7 +52,7 @@ def _is_referenced(key: str, keys: set[str], file_ids: set[str], upload_ids: set
 
 
 async def collect(
-    rt: Any,
+    rt: Runtime,
     *,
     dry_run: bool = False,
     on_total: Callable[[int], None] | None = None,
@@ -103,7 +106,7 @@ async def collect(
     return report
 
 
-async def _mark_missing(rt: Any, file: File) -> None:
+async def _mark_missing(rt: Runtime, file: File) -> None:
     """A file whose bytes are gone: ``failed`` (removed ones: purged), quota freed."""
     if file.status == "ready":
         changed = await File.filter(id=file.id, status="ready").update(status="failed")

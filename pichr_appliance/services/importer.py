@@ -131,7 +131,7 @@ async def _still_there(file_id: str | None) -> bool:
 
 
 async def run_import(
-    rt: Any,
+    rt: Runtime,
     user: User,
     paths: list[Path],
     *,
@@ -159,7 +159,7 @@ async def run_import(
 
 
 async def _import_one(
-    rt: Any,
+    rt: Runtime,
     user: User,
     path: Path,
     journal: Journal,

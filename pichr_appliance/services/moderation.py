@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tortoise.transactions import in_transaction
 
 from ..errors import bad_request, conflict, forbidden, not_found
 from ..models import Album, File, Report, User, is_id
 from ..schemas.albums import AlbumOut
-from ..schemas.common import MAX_TEXT, validate
+from ..schemas.common import validate
 from ..schemas.files import FileOut
 from ..schemas.moderation import (
-    ACTIONS,
-    REASONS,
     STATUSES,
     AlbumTarget,
     FileTarget,
@@ -32,15 +30,16 @@ from ..schemas.moderation import (
 )
 from ..security import new_id
 from ..timeutil import iso, utcnow
-from . import accounts, albums, audit
+from . import access, accounts, albums, audit
 from . import files as files_service
 from .audit import SYSTEM, Operator
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 log = logging.getLogger("pichr_appliance.moderation")
 
 SYSTEM_REPORTER = "system"
-
-__all__ = ["ACTIONS", "MAX_TEXT", "REASONS", "STATUSES", "report_json"]
 
 
 def report_json(report: Report) -> dict[str, Any]:
@@ -54,7 +53,7 @@ async def _load_target(target_type: str, target_id: str) -> File | Album | None:
 
 
 async def create_report(
-    rt: Any, reporter: User | None, reporter_key: str, body: ReportRequest | dict[str, Any]
+    rt: Runtime, reporter: User | None, reporter_key: str, body: ReportRequest | dict[str, Any]
 ) -> Report:
     """File a report on something the reporter can see; 409 for a second open one.
 
@@ -65,14 +64,14 @@ async def create_report(
     reason, details = body.reason, body.details
     # Owners may report their own removed content: that is how they appeal a removal.
     if target_type == "file":
-        file = await files_service.get_visible(target_id, reporter)
-        if not (file.status == "removed" and files_service.is_owner(file, reporter)):
-            files_service.check_available(file)
+        file = await access.visible_file(target_id, reporter)
+        if not (file.status == "removed" and access.is_owner(file, reporter)):
+            access.check_available(file)
     else:
         album = await Album.get_or_none(id=target_id) if is_id(target_id) else None
         appeal = album is not None and reporter is not None and album.owner_id == reporter.id
         if not (appeal and album.removed_at is not None):
-            await albums.get_visible(target_id, reporter)
+            await access.visible_album(target_id, reporter)
     duplicate = await Report.filter(
         reporter_key=reporter_key, target_type=target_type, target_id=target_id, status="open"
     ).exists()
@@ -106,7 +105,7 @@ async def create_report(
     return report
 
 
-async def _set_hold(rt: Any, target_type: str, target_id: str, hidden: bool) -> None:
+async def _set_hold(rt: Runtime, target_type: str, target_id: str, hidden: bool) -> None:
     model = File if target_type == "file" else Album
     await model.filter(id=target_id).update(hidden=hidden)
     if target_type == "file":
@@ -118,7 +117,7 @@ def auto_age_restricted(settings: Any, score: float | None) -> bool:
     return score is not None and score >= settings.moderation.age_restrict_threshold
 
 
-async def after_classification(rt: Any, file: File) -> None:
+async def after_classification(rt: Runtime, file: File) -> None:
     """Record automatic age restriction and open a system report above the queue threshold."""
     score = file.nsfw_score
     if score is None:
@@ -158,7 +157,7 @@ def _check_status(status: str) -> str:
     return status
 
 
-async def target_json(rt: Any, target_type: str, target: File | Album | None) -> dict | None:
+async def target_json(rt: Runtime, target_type: str, target: File | Album | None) -> dict | None:
     """The reported thing's metadata as staff see it (None once it was deleted)."""
     if target is None:
         return None
@@ -181,7 +180,7 @@ async def target_json(rt: Any, target_type: str, target: File | Album | None) ->
 
 
 async def queue(
-    rt: Any, *, status: str = "open", limit: int = 20, offset: int = 0
+    rt: Runtime, *, status: str = "open", limit: int = 20, offset: int = 0
 ) -> tuple[list[dict[str, Any]], int]:
     """Reports grouped by target, oldest first, with counts and the target's metadata."""
     query = Report.all()
@@ -221,7 +220,7 @@ async def get_report(report_id: str) -> Report:
     return report
 
 
-async def show(rt: Any, report_id: str) -> dict[str, Any]:
+async def show(rt: Runtime, report_id: str) -> dict[str, Any]:
     """A report with its target and every report on the same target."""
     report = await get_report(report_id)
     target = await _load_target(report.target_type, report.target_id)
@@ -242,7 +241,7 @@ def check_resolution(body: ResolveRequest | dict[str, Any]) -> tuple[str, str, b
 
 
 async def resolve(
-    rt: Any, operator: Operator, report_id: str, action: str, note: str = "", ban: bool = False
+    rt: Runtime, operator: Operator, report_id: str, action: str, note: str = "", ban: bool = False
 ) -> Report:
     """Decide a report: the action applies to its target and closes every open report on it.
 
@@ -306,7 +305,7 @@ async def resolve(
     return report
 
 
-async def _apply(rt: Any, target: File | Album, action: str, now: Any) -> None:
+async def _apply(rt: Runtime, target: File | Album, action: str, now: Any) -> None:
     fields: dict[str, Any] = {"hidden": False}  # every decision ends a hold
     if action == "remove":
         fields["removed_at"] = now
@@ -323,7 +322,7 @@ async def _apply(rt: Any, target: File | Album, action: str, now: Any) -> None:
     await type(target).filter(id=target.id).update(**fields)
 
 
-async def purge_removed(rt: Any) -> int:
+async def purge_removed(rt: Runtime) -> int:
     """Delete the bytes of files removed longer than ``moderation.removed_retention_days``.
 
     The record stays (the file keeps answering 410) and its quota is freed.

@@ -12,7 +12,7 @@ from tortoise.transactions import in_transaction
 
 from ..errors import bad_request, conflict, not_found
 from ..models import File, Upload, UploadPart, User, is_id
-from ..schemas.common import MAX_PARTS, MIN_PART, validate
+from ..schemas.common import validate
 from ..schemas.uploads import (
     MultipartCompleteRequest,
     MultipartInit,
@@ -28,19 +28,17 @@ from . import ingest, uploads
 if TYPE_CHECKING:
     from ..runtime import Runtime
 
-__all__ = ["MAX_PARTS", "MIN_PART", "complete", "init", "put_part"]
-
 
 def part_key(upload_id: str, number: int) -> str:
     return f"multipart/{upload_id}/{number:05d}"
 
 
-def parts_token(rt: Any, upload_id: str) -> str:
+def parts_token(rt: Runtime, upload_id: str) -> str:
     return rt.tokens.signed_token("multipart", upload_id, rt.settings.uploads.upload_token_ttl)
 
 
 async def init(
-    rt: Any, user: User | None, body: MultipartInitRequest | dict[str, Any]
+    rt: Runtime, user: User | None, body: MultipartInitRequest | dict[str, Any]
 ) -> dict[str, Any]:
     """Start a multipart upload: the pending file plus one URL per part."""
     body = validate(MultipartInitRequest, body)
@@ -82,7 +80,7 @@ def expected_part_size(upload: Upload, number: int) -> int:
     return upload.declared_bytes - upload.part_size * (upload.part_count - 1)
 
 
-async def put_part(rt: Any, upload: Upload, number: Any, chunks: AsyncIterator[bytes]) -> dict:
+async def put_part(rt: Runtime, upload: Upload, number: Any, chunks: AsyncIterator[bytes]) -> dict:
     """Store one part (streamed, atomic); re-sending a part replaces it."""
     if upload.status == "completed":
         raise conflict("This upload is already complete", "upload_completed")
@@ -176,19 +174,21 @@ async def complete(
     return file
 
 
-async def _joined(rt: Any, upload: Upload, stored: dict[int, UploadPart]) -> AsyncIterator[bytes]:
+async def _joined(
+    rt: Runtime, upload: Upload, stored: dict[int, UploadPart]
+) -> AsyncIterator[bytes]:
     for n in range(1, upload.part_count + 1):
         async for chunk in rt.storage.open(stored[n].storage_key):
             yield chunk
 
 
-async def _drop_parts(rt: Any, upload: Upload) -> None:
+async def _drop_parts(rt: Runtime, upload: Upload) -> None:
     for part in await UploadPart.filter(upload_id=upload.id):
         await rt.storage.delete(part.storage_key)
     await UploadPart.filter(upload_id=upload.id).delete()
 
 
-async def abort(rt: Any, upload: Upload) -> None:
+async def abort(rt: Runtime, upload: Upload) -> None:
     """Drop the parts and the pending file; a completed upload cannot be aborted."""
     if upload.status == "completed":
         raise conflict("This upload is already complete", "upload_completed")

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..errors import ApiError
 from ..models import File, Upload, UploadPart
@@ -15,12 +15,15 @@ from ..timeutil import utcnow
 from . import files as files_service
 from . import ingest, leases, moderation, uploads
 
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
 log = logging.getLogger("pichr_appliance.sweeper")
 
 TEMP_MAX_AGE = 3600
 
 
-async def sweep(rt: Any) -> dict[str, int]:
+async def sweep(rt: Runtime) -> dict[str, int]:
     """One pass; returns what was removed. Safe to run while uploads are in flight."""
     now = utcnow()
     done = {
@@ -62,7 +65,7 @@ async def sweep(rt: Any) -> dict[str, int]:
     return done
 
 
-def sweep_temp(rt: Any) -> int:
+def sweep_temp(rt: Runtime) -> int:
     """Delete this machine's abandoned temporary files (older than an hour)."""
     removed = 0
     tmp = rt.settings.data_path / "tmp"
@@ -78,7 +81,7 @@ def sweep_temp(rt: Any) -> int:
     return removed
 
 
-async def run(rt: Any, interval: float) -> None:
+async def run(rt: Runtime, interval: float) -> None:
     """Sweep every ``interval`` seconds until cancelled; errors are logged, not fatal.
 
     Every worker of every instance runs this loop, but only the holder of the

@@ -53,7 +53,7 @@ def check_size_and_quota(settings: Any, user: User | None, nbytes: Any) -> int:
     return nbytes
 
 
-def upload_url(rt: Any, file_id: str) -> str:
+def upload_url(rt: Runtime, file_id: str) -> str:
     token = rt.tokens.signed_token("upload", file_id, rt.settings.uploads.upload_token_ttl)
     return f"{rt.settings.public_url}/api/v1/upload/direct/{file_id}?token={token}"
 

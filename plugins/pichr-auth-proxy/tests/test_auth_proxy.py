@@ -155,9 +155,9 @@ def test_email_taken_by_another_account_is_a_conflict(pichr_client, pichr_user):
     [{"server": {"trusted_proxies": ["127.0.0.1/32"]}}],
 )
 def test_inert_until_enabled(pichr_client):
-    assert not pichr_client.app.ctx.pm.has_plugin(ACTIVE_NAME)
+    assert not pichr_client.runtime.pm.has_plugin(ACTIVE_NAME)
     # Only the built-in Bearer authentication answers actor_from_request.
-    impls = pichr_client.app.ctx.pm.hook.actor_from_request.get_hookimpls()
+    impls = pichr_client.runtime.pm.hook.actor_from_request.get_hookimpls()
     assert [i.plugin_name for i in impls] == ["pichr_appliance.defaults.auth"]
     assert me(pichr_client, **proxied()).status == 401
 

@@ -44,7 +44,7 @@ def noise_png(side: int = 1400) -> bytes:
 
 
 def object_key(client, file_id: str) -> str:
-    storage = client.app.ctx.storage
+    storage = client.runtime.storage
     return storage.object_key(client.run(File.get(id=file_id)).storage_key)
 
 
@@ -53,7 +53,7 @@ def test_upload_serve_ranges_and_delete(pichr_client, pichr_user, seaweed, bucke
     data = sample_image_bytes("JPEG", size=(300, 200))
     f = pichr_client.upload(pichr_user, data=data, filename="pic.jpg", mime="image/jpeg")
     assert f["status"] == "ready" and f["width"] == 300 and f["cdnUrl"] is None
-    prefix = pichr_client.app.ctx.storage.options.prefix
+    prefix = pichr_client.runtime.storage.options.prefix
     key = object_key(pichr_client, f["id"])
     assert bucket_keys(prefix) == [key]  # the original, nothing left in staging
 
@@ -76,7 +76,7 @@ def test_upload_serve_ranges_and_delete(pichr_client, pichr_user, seaweed, bucke
 def test_large_files_stream_through_in_parts(pichr_client, pichr_user, seaweed, bucket_keys):
     """Direct PUT and the appliance's multipart flow, both larger than one S3 part."""
     h = pichr_user["headers"]
-    prefix = pichr_client.app.ctx.storage.options.prefix
+    prefix = pichr_client.runtime.storage.options.prefix
     data = noise_png()
     assert len(data) > 5 * MIB
     f = pichr_client.upload(pichr_user, data=data)
@@ -155,7 +155,7 @@ def test_redirect_to_the_public_url_for_public_files(pichr_client, pichr_user):
 @pytest.mark.parametrize("storage_extra", [{"direct_uploads": True}])
 def test_direct_to_bucket_uploads_are_verified(pichr_client, pichr_user, seaweed, bucket_keys):
     h = pichr_user["headers"]
-    prefix = pichr_client.app.ctx.storage.options.prefix
+    prefix = pichr_client.runtime.storage.options.prefix
     data = sample_image_bytes("PNG", size=(120, 80))
     body = {"filename": "pic.png", "mime": "image/png", "bytes": len(data)}
     p = pichr_client.post("/api/v1/upload/presign", headers=h, json=body).json
@@ -229,7 +229,7 @@ def test_store_failing_mid_upload_is_503_and_nothing_visible(tmp_path, own_seawe
         me = client.get("/api/v1/auth/me", headers=h).json["user"]
         assert me["usage"]["files"] == 1  # only the earlier upload counts
         # Reading an object that is not cached in memory is a 503 too, not a 500.
-        client.app.ctx.hotcache.forget(kept["id"])
+        client.runtime.hotcache.forget(kept["id"])
         r = client.get(f"/i/{kept['id']}")
         assert r.status == 503 and r.json["code"] == "storage_unavailable"
         health = client.get("/health")
