@@ -30,8 +30,18 @@ class TestLocalStore(RateLimitStoreContract):
 
 
 class TestMemoryStore(RateLimitStoreContract):
+    shared = False  # per process: exact with one worker only (config.example.toml)
+
     @pytest.fixture
     async def store(self):
+        s = MemoryRateLimitStore()
+        await s.startup()
+        yield s
+        await s.shutdown()
+
+    @pytest.fixture
+    async def other_store(self):
+        # What another worker process would have: a store of its own.
         s = MemoryRateLimitStore()
         await s.startup()
         yield s
