@@ -17,7 +17,7 @@ from pichr_appliance.models import User
 from pichr_appliance.testing import sample_image_bytes
 
 EVIL = "https://evil.example"
-FRIEND = "https://friend.example"
+FRIEND = "https://friend.example"  # listed in server.cors_origins below
 ALBUM = json.dumps({"title": "forged"}).encode()
 
 
@@ -87,7 +87,13 @@ def test_raw_upload_bodies_keep_taking_image_bytes(pichr_client, pichr_user):
 def test_ambient_credentials_refuse_cross_site_requests(pichr_client, pichr_user):
     me = {"X-Test-User": pichr_user["user"]["username"]}
     own = pichr_client.runtime.settings.public_url
-    for forged in ({"Origin": EVIL}, {"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"}):
+    for forged in (
+        {"Origin": EVIL},
+        {"Origin": "null"},
+        {"Origin": f"{own}.evil.example"},
+        {"Origin": "https://friend.example:8443"},
+        {"Sec-Fetch-Site": "cross-site"},
+    ):
         r = pichr_client.post("/api/v1/albums", json={"title": "x"}, headers={**me, **forged})
         assert r.status == 403, (forged, r.text)
         assert r.json["code"] == "cross_site_request"
@@ -109,6 +115,8 @@ def test_ambient_credentials_refuse_cross_site_requests(pichr_client, pichr_user
     for fine in (
         {},
         {"Origin": own},
+        {"Origin": own.upper()},
+        {"Origin": "https://FRIEND.example:443"},
         {"Origin": FRIEND, "Sec-Fetch-Site": "cross-site"},
         {"Sec-Fetch-Site": "same-origin"},
         {"Sec-Fetch-Site": "none"},

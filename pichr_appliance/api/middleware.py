@@ -209,10 +209,23 @@ class Cors:
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def origin_of(url: str) -> str:
-    """``scheme://host[:port]`` of ``url``, lower-cased, as browsers send ``Origin``."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
+    """``scheme://host[:port]`` of ``url`` as browsers send ``Origin`` (lower-case, no
+    default port); "" for anything else (``null``, garbage)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return ""
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if not scheme or not host:
+        return ""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}" + (f":{port}" if port and port != DEFAULT_PORTS.get(scheme) else "")
 
 
 class SameSite:
@@ -238,7 +251,7 @@ class SameSite:
             return False  # the browser's own word (pages cannot set Sec-Fetch-*)
         origin = request.headers.get("origin")
         if origin is not None:
-            return origin.strip().rstrip("/").lower() not in self.origins
+            return (origin_of(origin) or "-") not in self.origins
         return fetch_site == "cross-site"
 
     async def check(self, request: Request) -> None:
