@@ -11,7 +11,7 @@ from sanic import Sanic
 
 from . import __version__
 from .api import BLUEPRINTS
-from .api.middleware import Cors, HttpRateLimits, install_middleware
+from .api.middleware import Cors, HttpRateLimits, SameSite, install_middleware
 from .api.operations import check_response
 from .config import Settings
 from .errors import handle_exception
@@ -43,7 +43,8 @@ def create_app(
         RateLimiter(settings, choose_rate_limit_store(settings, rt.pm))
     )
     install_lifecycle(app, rt, limits.store)
-    install_middleware(app, limits, Cors(settings.server.cors_origins))
+    cors = Cors(settings.server.cors_origins)
+    install_middleware(app, limits, cors, SameSite(settings))
     if settings.server.check_responses:
         app.on_response(check_response)  # every JSON answer against its declaration
     return app

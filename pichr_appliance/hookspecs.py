@@ -108,7 +108,9 @@ def actor_from_request(runtime: Runtime, request: Any) -> Any:
     account is refused with 403 ``account_disabled`` whoever found it. The built-in
     ``Authorization: Bearer`` authentication (session tokens and API keys,
     ``pichr_appliance.defaults.auth``) is ``trylast``: plugins (e.g. a trusted proxy)
-    take precedence over the header. Used for alternate authentication.
+    take precedence over the header. Used for alternate authentication. Plugin
+    actors are ``ambient`` unless they say otherwise (``Actor(..., ambient=False)``):
+    cross-site state-changing requests with them are refused.
     """
 
 

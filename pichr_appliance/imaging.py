@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import shutil
 import struct
 import warnings
@@ -15,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from . import polyglot
 
 # EXIF tags that say where a photo was taken.
 GPS_IFD = 0x8825
@@ -93,7 +94,7 @@ def inspect(
         if mime is None:
             raise ImageRejected("unsupported_type", "The bytes are not a supported image")
         _check_memory_needs(fh, mime, max_metadata=max_metadata, max_buffered=max_buffered)
-        _check_polyglot(fh)
+        _check_polyglot(fh, mime)
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -133,28 +134,10 @@ def inspect(
     return ImageInfo(mime, width, height, frames, phash, stripped)
 
 
-# Markup or archive structure where browsers and archive tools look for it: the start of
-# a file (content sniffing, HTML parsers) and its end (a ZIP/JAR's central directory
-# must be within its last 64 KiB). Image data is compressed noise, so these long
-# patterns do not turn up there by chance; scanning whole files would (``<svg`` alone
-# is expected once in a few hundred MB of random bytes).
-POLYGLOT_HEAD = re.compile(
-    rb"<(?:script|html|!doctype|svg|iframe|object|embed|body|meta|link)[\s>/]|%PDF-",
-    re.IGNORECASE,
-)
-POLYGLOT_TAIL = re.compile(rb"PK\x05\x06|<(?:script|html|svg|iframe|body)[\s>/]", re.IGNORECASE)
-HEAD_SCAN = 4096
-TAIL_SCAN = 65_536 + 22
-
-
-def _check_polyglot(fh) -> None:
-    """Refuse an image that is also an HTML page, an SVG, a PDF or a ZIP/JAR archive."""
-    fh.seek(0)
-    head = fh.read(HEAD_SCAN)
-    size = os.fstat(fh.fileno()).st_size
-    fh.seek(max(0, size - TAIL_SCAN))
-    tail = fh.read(TAIL_SCAN)
-    if POLYGLOT_HEAD.search(head) or POLYGLOT_TAIL.search(tail):
+def _check_polyglot(fh, mime: str) -> None:
+    """Refuse an image that is also an HTML page, an SVG, a PDF or an archive
+    (``pichr_appliance.polyglot`` says where it looks, and why there)."""
+    if polyglot.find(fh, mime) is not None:
         raise ImageRejected(
             "polyglot", "The file is also readable as markup or an archive; not accepted"
         )

@@ -45,7 +45,8 @@ ERROR_TEXT = {
     410: "Expired, or removed by moderation.",
     411: "The body needs a Content-Length.",
     413: "Larger than allowed (the plan's file size, or the server's JSON body limit).",
-    415: "Not a supported image type, or the bytes do not match the declared type.",
+    415: "Not a supported image type, or the bytes do not match the declared type; or a "
+    "JSON body sent without `Content-Type: application/json` (`unsupported_media_type`).",
     416: "Range not satisfiable.",
     500: "Unexpected error (`details.requestId` appears in the server log).",
     503: "The storage backend is unreachable.",
@@ -159,7 +160,7 @@ class _Document:
         if counted:
             statuses |= {429, 500} | ({401, 403} if op.auth != "none" else set())
         if op.body is not None and op.body != RAW:
-            statuses |= {400, 413}
+            statuses |= {400, 413, 415}
         for status in sorted(statuses - set(op.responses)):
             responses[str(status)] = self.error(status, counted)
         out: dict[str, Any] = {"operationId": op.op_id(method, path), "summary": op.summary,

@@ -63,7 +63,8 @@ def test_patch_role_plan_disabled_and_bad_input(pichr_client, admin):
     ):
         r = pichr_client.patch(path, headers=h, json=bad)
         assert r.status == 400, bad
-    assert pichr_client.patch(path, headers=h, content=b"[]").status == 400
+    as_json = {**h, "Content-Type": "application/json"}
+    assert pichr_client.patch(path, headers=as_json, content=b"[]").status == 400
     assert pichr_client.patch("/api/v1/admin/users/usr_nobody", headers=h, json={}).status == 404
     me = f"/api/v1/admin/users/{admin['user']['id']}"
     assert pichr_client.patch(me, headers=h, json={"disabled": True}).status == 403

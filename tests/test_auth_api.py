@@ -208,7 +208,9 @@ def test_login_bad_input(pichr_client):
         r = pichr_client.post(LOGIN, json=payload)
         assert r.status == 400, payload
         assert field in r.json["error"]
-    assert pichr_client.post(LOGIN, content=b"nope").status == 400
+    json_type = {"Content-Type": "application/json"}
+    assert pichr_client.post(LOGIN, content=b"nope", headers=json_type).status == 400
+    assert pichr_client.post(LOGIN, content=b"nope").status == 415  # not labelled JSON
 
 
 def test_refresh_and_logout_bad_input(pichr_client, pichr_user):

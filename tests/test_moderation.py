@@ -126,7 +126,9 @@ def test_bad_input_and_who_may_do_what(pichr_client, pichr_user, staff):
     assert report(pichr_client, other, fileId="file_unknown", reason="spam").status == 404
     assert report(pichr_client, other, fileId=private, reason="spam").status == 404
     assert report(pichr_client, other, albumId="alb_unknown", reason="spam").status == 404
-    assert pichr_client.post("/api/v1/moderation/report", headers=other, content=b"[").status == 400
+    as_json = {**other, "Content-Type": "application/json"}
+    r = pichr_client.post("/api/v1/moderation/report", headers=as_json, content=b"[")
+    assert r.status == 400
     rid = report(pichr_client, other, fileId=fid, reason="spam").json["id"]
 
     # Staff only, session only.

@@ -21,12 +21,26 @@ from ..models import User
 
 @dataclass
 class Actor:
-    """An authenticated caller: the account, and how it proved who it is."""
+    """An authenticated caller: the account, and how it proved who it is.
+
+    ``ambient``: the credentials are ones a browser sends by itself, whichever page
+    makes the request (a trusted proxy's identity headers, a cookie), as opposed to an
+    ``Authorization`` header that only the client's own code can add. State-changing
+    requests with ambient credentials must not come cross-site (``api/middleware.py``).
+    Unset, it is True for ``via="plugin"`` (a plugin that reads an explicit header of
+    its own says ``ambient=False``) and False for the built-in Bearer credentials; a
+    cookie login sets it True.
+    """
 
     user: User
     via: str  # "session" | "api_key" | "plugin"
     session_id: str | None = None
     permissions: frozenset[str] | None = None  # None: everything the user may do
+    ambient: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.ambient is None:
+            self.ambient = self.via == "plugin"
 
     @property
     def is_staff(self) -> bool:

@@ -8,10 +8,15 @@
   :class:`HttpRateLimits` (``app.ctx.rate_limiter``) lets handlers count uploads,
   logins and signups by request;
 - security headers, and a CSP on JSON answers;
-- CORS for the origins in ``server.cors_origins``. Credentials travel in the
-  ``Authorization`` header, never in cookies, so answers never carry
+- CORS for the origins in ``server.cors_origins``. Answers never carry
   ``Access-Control-Allow-Credentials``. A preflight from an origin that is not allowed
-  gets 403 without CORS headers: the browser then refuses the real request.
+  gets 403 without CORS headers: the browser then refuses the real request;
+- cross-site request forgery: a state-changing request authenticated by *ambient*
+  credentials (``Actor.ambient``: a proxy's identity headers, a cookie) answers 403
+  ``cross_site_request`` when its ``Origin`` is neither the server's own
+  (``server.public_url``) nor one listed in ``server.cors_origins`` (``"*"`` does not
+  count), or, without ``Origin``, when ``Sec-Fetch-Site`` says ``cross-site``. Requests
+  with neither header (curl, server-to-server) are not from a browser and pass.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse, empty
@@ -200,8 +206,73 @@ class Cors:
             response.headers["Vary"] = "Origin"
 
 
-def install_middleware(app: Sanic, limits: HttpRateLimits, cors: Cors) -> None:
-    """Register CORS preflights, API-call counting and the response headers on ``app``."""
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of ``url`` as browsers send ``Origin`` (lower-case, no
+    default port); "" for anything else (``null``, garbage)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return ""
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if not scheme or not host:
+        return ""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}" + (f":{port}" if port and port != DEFAULT_PORTS.get(scheme) else "")
+
+
+class SameSite:
+    """Which browser origins may make state-changing requests with ambient credentials."""
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+
+    @property
+    def origins(self) -> frozenset[str]:
+        """The server's own origin and the listed CORS origins (read when needed: only
+        state-changing requests that carry an ``Origin`` ask)."""
+        listed = self.settings.server.cors_origins
+        own = {origin_of(self.settings.public_url)} | {origin_of(o) for o in listed if o != "*"}
+        return frozenset(o for o in own if o)
+
+    def cross_site(self, request: Any) -> bool:
+        """Whether a browser says the request comes from a page of another site."""
+        if request.method not in STATE_CHANGING:
+            return False
+        fetch_site = (request.headers.get("sec-fetch-site") or "").lower()
+        if fetch_site in ("same-origin", "none"):
+            return False  # the browser's own word (pages cannot set Sec-Fetch-*)
+        origin = request.headers.get("origin")
+        if origin is not None:
+            return (origin_of(origin) or "-") not in self.origins
+        return fetch_site == "cross-site"
+
+    async def check(self, request: Request) -> None:
+        """403 ``cross_site_request`` for a cross-site request with ambient credentials."""
+        if not self.cross_site(request):
+            return
+        try:
+            actor = await authenticate(request)
+        except ApiError:
+            return  # the handler answers 401 for the bad credentials
+        if actor is not None and actor.ambient:
+            raise ApiError(
+                403,
+                "cross_site_request",
+                "Cross-site requests cannot use credentials the browser sends by itself",
+            )
+
+
+def install_middleware(app: Sanic, limits: HttpRateLimits, cors: Cors, same_site: SameSite) -> None:
+    """Register CORS preflights, the cross-site check, API-call counting and the
+    response headers on ``app``."""
 
     @app.on_request
     async def _cors_preflight(request: Request) -> HTTPResponse | None:
@@ -224,6 +295,10 @@ def install_middleware(app: Sanic, limits: HttpRateLimits, cors: Cors) -> None:
         except ApiError:
             actor = None  # the handler answers 401; the call still counts, by address
         await limits.api_call(request, actor.user if actor else None)
+
+    @app.on_request
+    async def _refuse_cross_site(request: Request) -> None:
+        await same_site.check(request)  # after counting: forged requests count too
 
     @app.on_response
     async def _headers(request: Request, response: HTTPResponse) -> None:

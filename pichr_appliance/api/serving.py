@@ -6,7 +6,9 @@ Which file and which variant a viewer gets is ``services/serving.py``'s business
 from __future__ import annotations
 
 import re
+import unicodedata
 from email.utils import parsedate_to_datetime
+from urllib.parse import quote
 
 from sanic import Blueprint, Request
 from sanic.helpers import has_message_body
@@ -25,6 +27,12 @@ bp = Blueprint("serving")
 NAME_RE = re.compile(r"^(file_[A-Za-z0-9]{1,35})(?:\.[A-Za-z0-9]{1,5})?$")  # ids: <= 40
 USER_CONTENT_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 HEADER_SCRUB = {c: None for c in range(32)} | {127: None, ord('"'): None, ord("\\"): None}
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif",
+              "image/webp": "webp", "image/avif": "avif"}  # fmt: skip
+# Unicode categories that never belong in a saved file's name: controls, format
+# characters (bidi overrides and isolates, zero-width joiners), surrogates, private
+# use, unassigned, line and paragraph separators.
+DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 PUBLIC_CACHE = "public, max-age=31536000, immutable"
 PRIVATE_CACHE = "private, no-store"
 RANGE_RE = re.compile(r"^bytes=([0-9]{0,18})-([0-9]{0,18})$")  # longer: ignored, not int()
@@ -141,8 +149,11 @@ async def serve_image(request: Request, name: str) -> HTTPResponse:
     download = request.args.get("download") in ("1", "true")
     safe = None
     if download:
-        safe = files_service.safe_filename(file.filename).translate(HEADER_SCRUB)
-        headers["Content-Disposition"] = f'attachment; filename="{safe}"'
+        safe, full = download_names(file.filename, mime)
+        value = f'attachment; filename="{safe}"'
+        if full != safe:
+            value += f"; filename*=UTF-8''{quote(full, safe='')}"
+        headers["Content-Disposition"] = value
     if _not_modified(request, etag, modified):
         return empty(status=304, headers=headers)
     counters = request.app.ctx.runtime.counters
@@ -177,6 +188,22 @@ async def serve_image(request: Request, name: str) -> HTTPResponse:
             await response.write(chunk)
 
     return ResponseStream(body, status=status, headers=headers, content_type=mime)
+
+
+def download_names(filename: str, mime: str) -> tuple[str, str]:
+    """The name to save a download under: ``(ASCII fallback, full Unicode name)``.
+
+    NFKC-normalised (full-width letters and dots become plain ones), without control
+    or format characters (bidi overrides would disguise the extension), and with the
+    extension of the type served, whatever the uploader called it."""
+    name = unicodedata.normalize("NFKC", filename or "")
+    name = "".join(c for c in name if unicodedata.category(c) not in DROPPED_CATEGORIES)
+    name = name.replace("\\", "/").rsplit("/", 1)[-1].strip(" .")
+    stem = name.rsplit(".", 1)[0].strip(" .") if "." in name else name
+    extension = EXTENSIONS.get(mime, "bin")
+    full = f"{stem[:100] or 'image'}.{extension}"
+    ascii_stem = files_service.safe_filename(stem).translate(HEADER_SCRUB)
+    return f"{ascii_stem}.{extension}", full
 
 
 async def _redirect(rt, key: str, mime: str, public: bool, download_name: str | None):

@@ -8,17 +8,38 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from sanic import Request
 
-from ..errors import bad_request
+from ..errors import ApiError, bad_request
 from ..schemas.common import validate
 
 M = TypeVar("M", bound=BaseModel)
 
 
+def is_json_type(content_type: str | None) -> bool:
+    """``application/json`` or ``application/*+json``, parameters (charset) allowed."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    kind, _, subtype = media.partition("/")
+    return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def require_json_type(request: Request) -> None:
+    """415 ``unsupported_media_type`` unless the body is labelled as JSON.
+
+    A browser sends ``text/plain``, form and multipart bodies cross-site without a
+    CORS preflight, but not ``application/json``: so a JSON body arriving under another
+    label may be a forged request, and is never read."""
+    if not is_json_type(request.headers.get("content-type")):
+        raise ApiError(
+            415, "unsupported_media_type", "Send the body with Content-Type: application/json"
+        )
+
+
 def json_body(request: Request) -> Any:
-    """The decoded JSON body; 400 when it is missing or malformed."""
+    """The decoded JSON body; 415 when it is not labelled as JSON, 400 when it is
+    missing or malformed."""
     raw = request.body
     if not raw:
         raise bad_request("Request body must be JSON", "invalid_json")
+    require_json_type(request)
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
@@ -41,7 +62,7 @@ def parse(request: Request, model: type[M], context: dict[str, Any] | None = Non
 
 
 def parse_optional(request: Request, model: type[M], context: dict[str, Any] | None = None) -> M:
-    """Like :func:`parse`, but an empty body counts as ``{}``."""
+    """Like :func:`parse`, but an empty body counts as ``{}`` (whatever its label)."""
     return validate(model, json_object(request) if request.body else {}, context)
 
 

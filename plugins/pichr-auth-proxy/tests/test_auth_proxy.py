@@ -80,6 +80,31 @@ def test_trusted_proxy_signs_in_creates_and_maps_roles(pichr_client, pichr_plugi
 
 
 @pytest.mark.parametrize("pichr_overrides", [TRUSTED])
+def test_cross_site_pages_cannot_ride_on_the_proxy_login(pichr_client):
+    # The browser sends the proxy's session cookie with a forged cross-site request,
+    # and the proxy adds the identity headers: the core must refuse it (403).
+    for forged in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+        r = pichr_client.post(
+            "/api/v1/albums", json={"title": "forged"}, headers={**proxied(), **forged}
+        )
+        assert r.status == 403 and r.json["code"] == "cross_site_request", r.text
+    # A form-encoded body is not JSON, whatever it holds.
+    r = pichr_client.post(
+        "/api/v1/albums",
+        content=b'{"title": "forged"}',
+        headers={**proxied(), "Content-Type": "text/plain"},
+    )
+    assert r.status == 415
+    # Same-site pages and header-less clients (curl, scripts) keep working.
+    own = pichr_client.runtime.settings.public_url
+    for fine in ({}, {"Origin": own}, {"Sec-Fetch-Site": "same-origin"}):
+        r = pichr_client.post(
+            "/api/v1/albums", json={"title": "mine"}, headers={**proxied(), **fine}
+        )
+        assert r.status == 201, (fine, r.text)
+
+
+@pytest.mark.parametrize("pichr_overrides", [TRUSTED])
 def test_disabled_accounts_are_refused(pichr_client):
     assert me(pichr_client, **proxied()).status == 200
     user = pichr_client.run(User.get(username="alice"))
