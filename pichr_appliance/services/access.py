@@ -177,12 +177,33 @@ def in_album_for(viewer: User | None, album: Album) -> Q:
     """The entries of ``album`` that ``viewer`` sees (a filter on ``AlbumFile``).
 
     The owner and staff see every entry; others neither private files nor what
-    :func:`shown_to_others` leaves out (unlisted files of a readable album are shown).
+    :func:`shown_to_others` leaves out. Unlisted files are "linkable, never listed":
+    a public album does not list them; an unlisted album, itself reached only through
+    its link, does (sharing that link shares its files).
     """
     q = Q(album_id=album.id)
     if privileged(album, viewer):
         return q
-    return q & shown_to_others(viewer, prefix="file__") & ~Q(file__visibility="private")
+    listed = ["public", "unlisted"] if album.visibility == "unlisted" else ["public"]
+    return q & shown_to_others(viewer, prefix="file__") & Q(file__visibility__in=listed)
+
+
+def albums_named_for(viewer: User | None) -> Q:
+    """The album entries whose album a File's ``albumIds`` names to ``viewer`` (a filter
+    on ``AlbumFile``).
+
+    Staff see every album; the owner their own; others only public albums that are
+    neither held nor removed, of an enabled account. Unlisted albums are reached only
+    through their link, so no File object names them to others.
+    """
+    if is_staff(viewer):
+        return Q()
+    listed = Q(album__visibility="public", album__hidden=False, album__removed_at=None) & ~Q(
+        album__owner__disabled=True
+    )
+    if viewer is None:
+        return listed
+    return listed | Q(album__owner_id=viewer.id)
 
 
 def public_feed(viewer: User | None) -> Q:

@@ -160,7 +160,7 @@ async def page(
     if cover is not None and not await shown.filter(file_id=cover).exists():
         cover = None
     fields = AlbumOut.fields_of(rt.settings, album, total, cover)
-    albums = await files_service.album_ids_for([f.id for f in window])
+    albums = await files_service.album_ids_for([f.id for f in window], viewer)
     files = [FileOut.of(rt.settings, rt.storage, f, albums[f.id]) for f in window]
     result = AlbumWithFiles(**fields, files=files, total=total, limit=limit, offset=offset)
     return result.dump()

@@ -49,11 +49,17 @@ def file_url(settings: Any, file: File) -> str:
     return f"{settings.image_base_url}/{file.id}"
 
 
-async def album_ids_for(file_ids: list[str]) -> dict[str, list[str]]:
+async def album_ids_for(
+    file_ids: list[str], viewer: User | None, *, every: bool = False
+) -> dict[str, list[str]]:
+    """The ``albumIds`` of each file as ``viewer`` may see them (``access.albums_named_for``);
+    ``every``: all of them (what staff tools show)."""
     out: dict[str, list[str]] = {fid: [] for fid in file_ids}
     if file_ids:
         rows = (
-            await AlbumFile.filter(file_id__in=file_ids)
+            await AlbumFile.filter(
+                Q() if every else access.albums_named_for(viewer), file_id__in=file_ids
+            )
             .order_by("added_at")
             .values("file_id", "album_id")
         )
@@ -67,9 +73,11 @@ def file_json(settings: Any, storage: Any, file: File, album_ids: list[str] | No
     return FileOut.of(settings, storage, file, album_ids).dump()
 
 
-async def files_json(settings: Any, storage: Any, files: list[File]) -> list[dict]:
-    """File objects for a page of files, with their album ids in one query."""
-    albums = await album_ids_for([f.id for f in files])
+async def files_json(
+    settings: Any, storage: Any, files: list[File], viewer: User | None
+) -> list[dict]:
+    """File objects for a page of files as ``viewer`` sees them, album ids in one query."""
+    albums = await album_ids_for([f.id for f in files], viewer)
     return [file_json(settings, storage, f, albums[f.id]) for f in files]
 
 

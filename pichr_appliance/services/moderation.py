@@ -158,7 +158,8 @@ def _check_status(status: str) -> str:
 
 
 async def target_json(rt: Runtime, target_type: str, target: File | Album | None) -> dict | None:
-    """The reported thing's metadata as staff see it (None once it was deleted)."""
+    """The reported thing's metadata as staff see it (None once it was deleted): every
+    album id, whatever its visibility."""
     if target is None:
         return None
     owner = await User.get_or_none(id=target.owner_id) if target.owner_id else None
@@ -171,7 +172,7 @@ async def target_json(rt: Runtime, target_type: str, target: File | Album | None
         else None,
     }
     if isinstance(target, File):
-        ids = await files_service.album_ids_for([target.id])
+        ids = await files_service.album_ids_for([target.id], None, every=True)
         out = FileOut.of(rt.settings, rt.storage, target, ids[target.id]).model_dump()
         return FileTarget(**out, **staff).dump()
     counts = await albums.file_counts([target.id])

@@ -1,0 +1,81 @@
+"""Issue 14, second round: album ids that leaked, API keys on ``/i/``, staff deleting
+admins' content, cached access decisions and abuse of anonymous ``csam`` reports.
+Every test goes through a real listening server."""
+
+from pichr_appliance.models import User
+from pichr_appliance.testing import sample_image_bytes
+
+
+def make_role(client, account, role):
+    client.run(User.filter(id=account["user"]["id"]).update(role=role))
+    return account["headers"]
+
+
+def album(client, owner, visibility, file_ids):
+    r = client.post(
+        "/api/v1/albums",
+        headers=owner["headers"],
+        json={"title": visibility, "visibility": visibility, "fileIds": file_ids},
+    )
+    assert r.status == 201, r.text
+    return r.json["id"]
+
+
+def api_key(client, account, *permissions):
+    r = client.post(
+        "/api/v1/api-keys",
+        headers=account["headers"],
+        json={"name": "k", "permissions": list(permissions)},
+    )
+    assert r.status == 201, r.text
+    return {"Authorization": f"Bearer {r.json['key']}"}
+
+
+def report(client, headers=None, **body):
+    return client.post("/api/v1/moderation/report", headers=headers or {}, json=body)
+
+
+# ---------------------------------------------------------------- item 2: album ids
+
+
+def test_album_ids_name_only_albums_the_viewer_may_see(pichr_client, pichr_user):
+    c = pichr_client
+    fid = c.upload(pichr_user)["id"]
+    public = album(c, pichr_user, "public", [fid])
+    unlisted = album(c, pichr_user, "unlisted", [fid])
+    private = album(c, pichr_user, "private", [fid])
+    other = c.signup()
+    staff = c.signup()
+    make_role(c, staff, "moderator")
+
+    def ids(path, headers=None):
+        r = c.get(path, headers=headers or {})
+        assert r.status == 200, r.text
+        return r.json
+
+    assert ids(f"/api/v1/files/{fid}")["albumIds"] == [public]
+    assert ids(f"/api/v1/files/{fid}", other["headers"])["albumIds"] == [public]
+    assert ids("/api/v1/files/public")["files"][0]["albumIds"] == [public]
+    assert ids(f"/api/v1/albums/{public}")["files"][0]["albumIds"] == [public]
+    # Through an unlisted album's link the viewer still learns no other album.
+    assert ids(f"/api/v1/albums/{unlisted}")["files"][0]["albumIds"] == [public]
+    everything = [public, unlisted, private]
+    assert ids(f"/api/v1/files/{fid}", pichr_user["headers"])["albumIds"] == everything
+    assert ids(f"/api/v1/files/{fid}", staff["headers"])["albumIds"] == everything
+
+
+def test_unlisted_files_are_not_listed_on_a_public_album(pichr_client, pichr_user):
+    c = pichr_client
+    shown = c.upload(pichr_user)["id"]
+    hidden = c.upload(pichr_user, sample_image_bytes("PNG", color=(9, 9, 9)), visibility="unlisted")
+    public = album(c, pichr_user, "public", [shown, hidden["id"]])
+    unlisted = album(c, pichr_user, "unlisted", [shown, hidden["id"]])
+
+    page = c.get(f"/api/v1/albums/{public}").json
+    assert [f["id"] for f in page["files"]] == [shown] and page["fileCount"] == 1
+    # An unlisted album is itself reached only by its link: it shows its unlisted files.
+    page = c.get(f"/api/v1/albums/{unlisted}").json
+    assert [f["id"] for f in page["files"]] == [shown, hidden["id"]]
+    own = c.get(f"/api/v1/albums/{public}", headers=pichr_user["headers"]).json
+    assert own["fileCount"] == 2
+    assert c.get(f"/i/{hidden['id']}").status == 200  # still linkable
