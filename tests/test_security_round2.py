@@ -79,3 +79,37 @@ def test_unlisted_files_are_not_listed_on_a_public_album(pichr_client, pichr_use
     own = c.get(f"/api/v1/albums/{public}", headers=pichr_user["headers"]).json
     assert own["fileCount"] == 2
     assert c.get(f"/i/{hidden['id']}").status == 200  # still linkable
+
+
+# ---------------------------------------------------------------- item 3: API keys on /i/
+
+
+def test_image_bytes_need_a_read_key_and_keys_carry_no_staff_powers(pichr_client, pichr_user):
+    c = pichr_client
+    private = c.upload(pichr_user, visibility="private")["id"]
+    c.run(User.filter(id=pichr_user["user"]["id"]).update(age_confirmed=True))
+    adult = c.upload(pichr_user, sample_image_bytes("PNG", color=(4, 5, 6)))["id"]
+    c.run(_age_restrict(adult))
+    upload_only = api_key(c, pichr_user, "upload")
+    reader = api_key(c, pichr_user, "read")
+    assert c.get(f"/i/{private}", headers=pichr_user["headers"]).status == 200
+    assert c.get(f"/i/{private}", headers=upload_only).status == 404
+    assert c.get(f"/i/{adult}", headers=upload_only).status == 403
+    assert c.get(f"/i/{private}", headers=reader).status == 200
+
+    staff = c.signup()
+    make_role(c, staff, "admin")
+    assert c.get(f"/i/{private}", headers=staff["headers"]).status == 200
+    for perms in (("upload",), ("read",), ("read", "write", "delete")):
+        key = api_key(c, staff, *perms)
+        assert c.get(f"/i/{private}", headers=key).status == 404, perms
+        assert c.get(f"/api/v1/files/{private}", headers=key).status in (403, 404), perms
+    everything = api_key(c, staff, "read", "write", "delete")
+    assert c.delete(f"/api/v1/files/{private}", headers=everything).status == 404
+    assert c.get(f"/i/{private}", headers=pichr_user["headers"]).status == 200
+
+
+async def _age_restrict(file_id):
+    from pichr_appliance.models import File
+
+    await File.filter(id=file_id).update(age_restricted=True)

@@ -15,8 +15,8 @@ from sanic.response import HTTPResponse, ResponseStream, empty
 from .. import imaging
 from ..errors import ApiError, not_found
 from ..models import User
+from ..services import access, serving
 from ..services import files as files_service
-from ..services import serving
 from .context import authenticate
 from .operations import operation
 
@@ -35,7 +35,7 @@ async def _viewer(request: Request) -> User | None:
         actor = await authenticate(request)
     except ApiError:
         return None  # a stale token must not turn a public image into an error
-    return actor.user if actor else None
+    return access.reader(actor)  # a key without `read` is anonymous here
 
 
 async def _load(request: Request, file_id: str) -> tuple[serving.Meta, bool]:

@@ -38,9 +38,32 @@ def is_owner(thing: File | Album, user: User | None) -> bool:
     return user is not None and thing.owner_id is not None and thing.owner_id == user.id
 
 
+# Set on the request's own ``User`` instance when it authenticated with an API key.
+_VIA_API_KEY = "_pichr_via_api_key"
+
+
 def is_staff(user: User | None) -> bool:
-    """Moderators and admins see everything, as the moderation queue needs."""
-    return user is not None and user.role in STAFF_ROLES
+    """Moderators and admins see everything, as the moderation queue needs; never
+    through an API key (see :func:`through_api_key`)."""
+    return user is not None and user.role in STAFF_ROLES and not getattr(user, _VIA_API_KEY, False)
+
+
+def through_api_key(user: User) -> User:
+    """Mark ``user`` (the instance one request authenticated with an API key) as acting
+    through that key: staff powers never come from an API key, so the key of a
+    moderator or admin sees and deletes only what its owner's plain account would.
+    Marks the instance only; nothing is stored."""
+    setattr(user, _VIA_API_KEY, True)
+    return user
+
+
+def reader(actor: Any) -> User | None:
+    """Whose view of files a credential gives, for reads that do not refuse a key:
+    the account, or None (anonymous) for nobody or an API key without ``read`` (an
+    upload-only key, as ShareX integrations hold, opens nothing on ``/i/``)."""
+    if actor is None or not actor.can("read"):
+        return None
+    return actor.user
 
 
 def privileged(thing: File | Album, user: User | None) -> bool:
