@@ -113,3 +113,37 @@ async def _age_restrict(file_id):
     from pichr_appliance.models import File
 
     await File.filter(id=file_id).update(age_restricted=True)
+
+
+# ---------------------------------------------------------------- item 4: staff vs admins
+
+
+def test_a_moderator_may_not_delete_an_admins_content_and_staff_deletes_are_audited(
+    pichr_client,
+):
+    c = pichr_client
+    admin = c.signup()
+    make_role(c, admin, "admin")
+    mod = c.signup()
+    make_role(c, mod, "moderator")
+    for visibility in ("public", "private"):
+        fid = c.upload(admin, sample_image_bytes("PNG", color=(1, 1, 1)), visibility=visibility)
+        assert c.delete(f"/api/v1/files/{fid['id']}", headers=mod["headers"]).status == 403
+        assert c.get(f"/i/{fid['id']}", headers=admin["headers"]).status == 200
+        aid = album(c, admin, visibility, [])
+        assert c.delete(f"/api/v1/albums/{aid}", headers=mod["headers"]).status == 403
+        assert c.get(f"/api/v1/albums/{aid}", headers=admin["headers"]).status == 200
+
+    user = c.signup()
+    fid = c.upload(user)["id"]
+    aid = album(c, user, "private", [fid])
+    assert c.delete(f"/api/v1/albums/{aid}", headers=mod["headers"]).status == 204
+    assert c.delete(f"/api/v1/files/{fid}", headers=mod["headers"]).status == 204
+    own = c.upload(user, sample_image_bytes("PNG", color=(2, 2, 2)))["id"]
+    assert c.delete(f"/api/v1/files/{own}", headers=user["headers"]).status == 204
+    entries = c.get("/api/v1/moderation/audit", headers=admin["headers"]).json["entries"]
+    done = {(e["action"], e["targetId"]): e for e in entries}
+    assert done[("delete_album", aid)]["actorId"] == mod["user"]["id"]
+    assert done[("delete_file", fid)]["actorId"] == mod["user"]["id"]
+    assert done[("delete_file", fid)]["data"]["ownerId"] == user["user"]["id"]
+    assert ("delete_file", own) not in done  # owners' own deletions are not staff actions

@@ -129,7 +129,7 @@ async def patch(request: Request, file_id: str) -> HTTPResponse:
 )  # fmt: skip
 async def delete(request: Request, file_id: str) -> HTTPResponse:
     actor, file = await _own(request, file_id, "delete")
-    await files_service.delete_file(request.app.ctx.runtime, file, actor.user)
+    await files_service.delete_by(request.app.ctx.runtime, file, actor.user)
     return empty(status=204)
 
 

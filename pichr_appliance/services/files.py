@@ -16,7 +16,7 @@ from ..models import AlbumFile, File, User, is_id
 from ..schemas.common import validate
 from ..schemas.files import FileOut, FilePatchRequest
 from ..timeutil import iso, utcnow
-from . import access
+from . import access, audit
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -149,6 +149,29 @@ async def delete_file(
     if not bytes_first:
         await delete_bytes(rt, file)
     await rt.fire("file_deleted", file=file, actor=actor)
+
+
+async def staff_checked(user: User, thing: Any) -> audit.Operator | None:
+    """Before ``user`` acts on ``thing`` (a File or Album): None for the owner; for staff
+    on someone else's content the Operator to audit with, after the rule that a
+    moderator may not act on an admin's content (403, ``audit.check_may_act``)."""
+    if thing.owner_id is not None and thing.owner_id == user.id:
+        return None
+    operator = audit.Operator.of_user(user)
+    owner = await User.get_or_none(id=thing.owner_id) if thing.owner_id else None
+    audit.check_may_act(operator, owner)
+    return operator
+
+
+async def delete_by(rt: Runtime, file: File, user: User) -> None:
+    """``DELETE /files/{id}`` by the owner, or by staff (checked and audited as
+    ``delete_file``, naming the owner)."""
+    operator = await staff_checked(user, file)
+    await delete_file(rt, file, user)
+    if operator is not None:
+        await audit.record(
+            operator, "delete_file", "file", file.id, data={"ownerId": file.owner_id}
+        )
 
 
 SORTS = {"created": "created_at", "-created": "-created_at", "views": "-view_count"}

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from tortoise.transactions import in_transaction
 
-from ..errors import bad_request, conflict, forbidden, not_found
+from ..errors import bad_request, conflict, not_found
 from ..models import Album, File, Report, User, is_id
 from ..schemas.albums import AlbumOut
 from ..schemas.common import validate
@@ -259,8 +259,7 @@ async def resolve(
     target = await _load_target(report.target_type, report.target_id)
     owner = await User.get_or_none(id=target.owner_id) if target and target.owner_id else None
     if owner is not None and (action != "dismiss" or ban):
-        if not operator.outranks_or_equals(owner.role):
-            raise forbidden("Moderators cannot act on an admin's account", "insufficient_role")
+        audit.check_may_act(operator, owner)
         if ban and operator.id == owner.id:
             raise bad_request("banUser: you cannot ban yourself", "invalid_request")
     if action == "age_restrict" and not isinstance(target, File) and target is not None:
