@@ -93,6 +93,10 @@ class ImageSettings(_Section):
     variant_quality: int = Field(82, ge=1, le=100)
     count_flush_interval: float = Field(5.0, gt=0)
     share_max_seconds: int = Field(30 * 24 * 3600, ge=60)
+    # How long browsers and shared caches may keep public/unlisted bytes before they
+    # revalidate (ETag, 304): the longest a cache can serve a file made private,
+    # age-restricted or removed.
+    cache_max_age: int = Field(300, ge=0)
 
 
 class PlanSettings(_Section):

@@ -2,6 +2,9 @@
 admins' content, cached access decisions and abuse of anonymous ``csam`` reports.
 Every test goes through a real listening server."""
 
+import pytest
+
+from pichr_appliance import hookimpl
 from pichr_appliance.models import User
 from pichr_appliance.testing import sample_image_bytes
 
@@ -147,3 +150,64 @@ def test_a_moderator_may_not_delete_an_admins_content_and_staff_deletes_are_audi
     assert done[("delete_file", fid)]["actorId"] == mod["user"]["id"]
     assert done[("delete_file", fid)]["data"]["ownerId"] == user["user"]["id"]
     assert ("delete_file", own) not in done  # owners' own deletions are not staff actions
+
+
+# ---------------------------------------------------------------- item 10: caching
+
+
+class Invalidations:
+    def __init__(self):
+        self.seen = []
+
+    @hookimpl
+    def file_invalidated(self, file_id):
+        self.seen.append(file_id)
+
+
+@pytest.fixture
+def invalidations():
+    return Invalidations()
+
+
+@pytest.fixture
+def pichr_plugins(invalidations):
+    return [invalidations]
+
+
+def test_shared_caches_revalidate_and_state_changes_invalidate(pichr_client, invalidations):
+    c = pichr_client
+    owner = c.signup()
+    fid = c.upload(owner)["id"]
+    r = c.get(f"/i/{fid}")
+    assert r.headers["cache-control"] == "public, max-age=300, must-revalidate"
+    assert "immutable" not in c.get(f"/i/{fid}?w=64").headers["cache-control"]
+    etag = r.headers["etag"]
+    again = c.get(f"/i/{fid}", headers={"If-None-Match": etag})
+    assert again.status == 304
+    assert again.headers["cache-control"] == "public, max-age=300, must-revalidate"
+
+    invalidations.seen.clear()
+    r = c.patch(f"/api/v1/files/{fid}", headers=owner["headers"], json={"visibility": "private"})
+    assert r.status == 200
+    assert fid in invalidations.seen
+    assert c.get(f"/i/{fid}", headers={"If-None-Match": etag}).status == 404
+    # A ban hides every file of the account: caches and CDNs are told about each.
+    c.patch(f"/api/v1/files/{fid}", headers=owner["headers"], json={"visibility": "public"})
+    mod = c.signup()
+    make_role(c, mod, "moderator")
+    rid = report(c, fileId=fid, reason="spam").json["id"]
+    invalidations.seen.clear()
+    r = c.post(
+        f"/api/v1/moderation/reports/{rid}/resolve",
+        headers=mod["headers"],
+        json={"action": "dismiss", "banUser": True},
+    )
+    assert r.status == 200, r.text
+    assert fid in invalidations.seen
+
+
+@pytest.mark.parametrize("pichr_overrides", [{"images": {"cache_max_age": 60}}])
+def test_the_shared_cache_lifetime_is_configurable(pichr_client):
+    fid = pichr_client.upload(pichr_client.signup())["id"]
+    cache = pichr_client.get(f"/i/{fid}").headers["cache-control"]
+    assert cache == "public, max-age=60, must-revalidate"

@@ -25,8 +25,6 @@ bp = Blueprint("serving")
 NAME_RE = re.compile(r"^(file_[A-Za-z0-9]{1,35})(?:\.[A-Za-z0-9]{1,5})?$")  # ids: <= 40
 USER_CONTENT_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 HEADER_SCRUB = {c: None for c in range(32)} | {127: None, ord('"'): None, ord("\\"): None}
-PUBLIC_CACHE = "public, max-age=31536000, immutable"
-PRIVATE_CACHE = "private, no-store"
 RANGE_RE = re.compile(r"^bytes=([0-9]{0,18})-([0-9]{0,18})$")  # longer: ignored, not int()
 
 
@@ -133,7 +131,7 @@ async def serve_image(request: Request, name: str) -> HTTPResponse:
     headers = {
         "ETag": etag,
         "Last-Modified": meta.last_modified,
-        "Cache-Control": PUBLIC_CACHE if public else PRIVATE_CACHE,
+        "Cache-Control": serving.cache_control(rt, public),
         "Accept-Ranges": "bytes",
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": USER_CONTENT_CSP,
@@ -184,8 +182,7 @@ async def _redirect(rt, key: str, mime: str, public: bool, download_name: str | 
     url, valid_for = await rt.storage.redirect_url(
         key, public=public, content_type=mime, download_name=download_name
     )
-    # A cached redirect must not outlive the signed URL it points to.
-    cache = f"public, max-age={valid_for // 2}" if public and valid_for > 1 else PRIVATE_CACHE
+    cache = serving.redirect_cache_control(rt, public, valid_for)
     return HTTPResponse(status=302, headers={"Location": url, "Cache-Control": cache})
 
 

@@ -293,7 +293,7 @@ async def resolve(
             {"reportIds": sorted(closed), "reason": report.reason, "targetGone": target is None},
         )
         if ban and owner is not None:
-            await accounts.set_disabled(owner, True)
+            await accounts.set_disabled(owner, True, rt)
             await audit.record(
                 operator, "ban_user", "user", owner.id, note, {"reportId": report.id}
             )
