@@ -211,3 +211,61 @@ def test_the_shared_cache_lifetime_is_configurable(pichr_client):
     fid = pichr_client.upload(pichr_client.signup())["id"]
     cache = pichr_client.get(f"/i/{fid}").headers["cache-control"]
     assert cache == "public, max-age=60, must-revalidate"
+
+
+# ---------------------------------------------------------------- item 12: csam reports
+
+
+def test_csam_reports_are_rate_limited_per_address_and_name_the_reporter(pichr_client, pichr_user):
+    c = pichr_client
+    limit = c.runtime.settings.rate_limits.csam_reports_per_hour
+    files = [
+        c.upload(pichr_user, sample_image_bytes("PNG", color=(i, 7, 7)))["id"]
+        for i in range(limit + 1)
+    ]
+    for fid in files[:limit]:
+        assert report(c, fileId=fid, reason="csam").status == 201
+    over = report(c, fileId=files[limit], reason="csam")
+    assert over.status == 429 and over.json["code"] == "rate_limited"
+    assert c.get(f"/i/{files[limit]}").status == 200  # not held
+    # Other reasons have their own, looser limit.
+    assert report(c, fileId=files[limit], reason="spam").status == 201
+
+    admin = c.signup()
+    make_role(c, admin, "admin")
+    queue = c.get("/api/v1/moderation/queue", headers=admin["headers"]).json["queue"]
+    first = queue[0]["reports"][0]
+    assert first["reporter"].startswith("anonymous ") and first["reporterId"] is None
+    assert first["reporter"].split(" ", 1)[1] == "127.0.0.1"
+    holds = [
+        e
+        for e in c.get("/api/v1/moderation/audit", headers=admin["headers"]).json["entries"]
+        if e["action"] == "hold"
+    ]
+    assert len(holds) == limit
+    assert {e["data"]["reporter"] for e in holds} == {"anonymous 127.0.0.1"}
+    signed = c.signup()
+    mine = c.upload(pichr_user, sample_image_bytes("PNG", color=(99, 7, 7)))["id"]
+    assert report(c, signed["headers"], fileId=mine, reason="csam").status == 201
+    hold = c.get(f"/api/v1/moderation/audit?targetId={mine}", headers=admin["headers"]).json[
+        "entries"
+    ][0]
+    assert hold["data"]["reporter"] == signed["user"]["id"]
+
+
+@pytest.mark.parametrize("pichr_overrides", [{"moderation": {"anonymous_csam": "queue"}}])
+def test_anonymous_csam_reports_can_queue_first_instead_of_holding(pichr_client, pichr_user):
+    c = pichr_client
+    older = c.upload(pichr_user)["id"]
+    fid = c.upload(pichr_user, sample_image_bytes("PNG", color=(3, 3, 3)))["id"]
+    assert report(c, fileId=older, reason="spam").status == 201
+    assert report(c, fileId=fid, reason="csam").status == 201
+    assert c.get(f"/i/{fid}").status == 200  # queued, not held
+    admin = c.signup()
+    make_role(c, admin, "admin")
+    queue = c.get("/api/v1/moderation/queue", headers=admin["headers"]).json["queue"]
+    assert [g["targetId"] for g in queue] == [fid, older]  # csam first
+    # A signed-in reporter still holds at once.
+    signed = c.signup()
+    assert report(c, signed["headers"], fileId=older, reason="csam").status == 201
+    assert c.get(f"/i/{older}").status == 404

@@ -27,6 +27,7 @@ from ..schemas.moderation import (
     ReportRequest,
     ResolveRequest,
     TargetOwner,
+    reporter_label,
 )
 from ..security import new_id
 from ..timeutil import iso, utcnow
@@ -57,7 +58,9 @@ async def create_report(
 ) -> Report:
     """File a report on something the reporter can see; 409 for a second open one.
 
-    A ``csam`` report holds (hides) the target at once until a moderator decides.
+    A ``csam`` report holds (hides) the target at once until a moderator decides,
+    unless it is anonymous and ``moderation.anonymous_csam`` is ``queue`` (then it only
+    comes first in the queue). The hold's audit entry names the reporter.
     """
     body = validate(ReportRequest, body)
     target_type, target_id = body.target()
@@ -77,6 +80,9 @@ async def create_report(
     ).exists()
     if duplicate:
         raise conflict("You already reported this and the report is still open", "duplicate_report")
+    hold = reason == "csam" and (
+        reporter is not None or rt.settings.moderation.anonymous_csam == "hold"
+    )
     async with in_transaction():
         report = await Report.create(
             id=new_id("rpt"),
@@ -87,7 +93,7 @@ async def create_report(
             reason=reason,
             details=details,
         )
-        if reason == "csam":
+        if hold:
             await _set_hold(rt, target_type, target_id, True)
             await audit.record(
                 SYSTEM,
@@ -95,10 +101,10 @@ async def create_report(
                 target_type,
                 target_id,
                 "held until a moderator decides",
-                {"reportId": report.id},
+                {"reportId": report.id, "reporter": reporter_label(report)},
             )
     await rt.fire("report_created", report=report)
-    if reason == "csam" and target_type == "file":
+    if hold and target_type == "file":
         held = await File.get_or_none(id=target_id)
         if held is not None:
             await rt.fire("file_moderated", file=held, action="hold", actor=None)
@@ -183,14 +189,16 @@ async def target_json(rt: Runtime, target_type: str, target: File | Album | None
 async def queue(
     rt: Runtime, *, status: str = "open", limit: int = 20, offset: int = 0
 ) -> tuple[list[dict[str, Any]], int]:
-    """Reports grouped by target, oldest first, with counts and the target's metadata."""
+    """Reports grouped by target with counts and the target's metadata: targets with a
+    ``csam`` report first, then oldest first."""
     query = Report.all()
     if _check_status(status) != "all":
         query = query.filter(status=status)
     groups: dict[tuple[str, str], list[Report]] = {}
     for report in await query.order_by("created_at", "id"):
         groups.setdefault((report.target_type, report.target_id), []).append(report)
-    window = list(groups.items())[offset : offset + limit]
+    ordered = sorted(groups.items(), key=lambda g: not any(r.reason == "csam" for r in g[1]))
+    window = ordered[offset : offset + limit]
     out = []
     for (target_type, target_id), reports in window:
         reasons: dict[str, int] = {}
