@@ -16,7 +16,7 @@ import os
 import secrets
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -93,6 +93,10 @@ class ImageSettings(_Section):
     variant_quality: int = Field(82, ge=1, le=100)
     count_flush_interval: float = Field(5.0, gt=0)
     share_max_seconds: int = Field(30 * 24 * 3600, ge=60)
+    # How long browsers and shared caches may keep public/unlisted bytes before they
+    # revalidate (ETag, 304): the longest a cache can serve a file made private,
+    # age-restricted or removed.
+    cache_max_age: int = Field(300, ge=0)
 
 
 class PlanSettings(_Section):
@@ -127,6 +131,10 @@ class ModerationSettings(_Section):
     age_restrict_threshold: float = Field(0.8, ge=0, le=1)
     queue_threshold: float = Field(0.9, ge=0, le=1)
     removed_retention_days: int = Field(30, ge=0)
+    # What an anonymous `csam` report does: "hold" hides the target at once (until a
+    # moderator decides); "queue" only puts it first in the queue. Reports by signed-in
+    # accounts always hold.
+    anonymous_csam: Literal["hold", "queue"] = "hold"
 
 
 class RateLimitSettings(_Section):
@@ -137,6 +145,10 @@ class RateLimitSettings(_Section):
     login_per_ip_per_hour: int = Field(60, ge=1)
     login_failures_per_account: int = Field(10, ge=1)
     signup_per_ip_per_hour: int = Field(20, ge=1)
+    # Moderation reports per hour per client address (anonymous) or account, and the
+    # stricter limit on `csam` reports (each one can hide content at once).
+    reports_per_hour: int = Field(30, ge=1)
+    csam_reports_per_hour: int = Field(3, ge=1)
 
 
 class PluginSettings(_Section):

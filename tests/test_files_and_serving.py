@@ -120,7 +120,8 @@ def test_serving_headers_conditional_and_ranges(pichr_client, pichr_user):
     assert r.status == 200 and r.content == data
     assert r.headers["content-type"] == "image/png"
     assert r.headers["content-length"] == str(len(data))
-    assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
+    # Never immutable: a shared cache must revalidate within images.cache_max_age.
+    assert r.headers["cache-control"] == "public, max-age=300, must-revalidate"
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["accept-ranges"] == "bytes"
     etag, modified = r.headers["etag"], r.headers["last-modified"]

@@ -98,7 +98,7 @@ async def delete(request: Request, album_id: str) -> HTTPResponse:
     """``DELETE /albums/{id}`` (owner or staff): 204; the files stay."""
     actor = await require_actor(request, "delete")
     album = await albums_service.get_own(album_id, actor.user, staff_ok=True)
-    await albums_service.delete(album)
+    await albums_service.delete(album, actor.user)
     return empty(status=204)
 
 

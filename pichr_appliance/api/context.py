@@ -17,6 +17,7 @@ from sanic import Request
 from ..errors import ApiError, forbidden, unauthorized
 from ..hookspecs import Refusal
 from ..models import User
+from ..services import access
 
 
 @dataclass
@@ -41,11 +42,13 @@ class Actor:
     def __post_init__(self) -> None:
         if self.ambient is None:
             self.ambient = self.via == "plugin"
+        if self.via == "api_key":
+            access.through_api_key(self.user)  # staff powers never come from a key
 
     @property
     def is_staff(self) -> bool:
-        """True for moderators and admins."""
-        return self.user.role in ("moderator", "admin")
+        """True for moderators and admins (never through an API key)."""
+        return access.is_staff(self.user)
 
     def can(self, permission: str) -> bool:
         """Whether this credential carries ``permission`` (API keys are scoped)."""

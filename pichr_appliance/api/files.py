@@ -27,9 +27,9 @@ from .validation import paging, parse, parse_optional
 bp = Blueprint("files", url_prefix="/api/v1/files")
 
 
-async def _page(request: Request, files: list, total: int, limit: int, offset: int) -> dict:
+async def _page(request: Request, viewer, files: list, total: int, limit: int, offset: int):
     rt = request.app.ctx.runtime
-    albums = await files_service.album_ids_for([f.id for f in files])
+    albums = await files_service.album_ids_for([f.id for f in files], viewer)
     items = [FileOut.of(rt.settings, rt.storage, f, albums[f.id]) for f in files]
     return FilePage(files=items, total=total, limit=limit, offset=offset).dump()
 
@@ -59,7 +59,7 @@ async def list_own(request: Request) -> HTTPResponse:
         q=request.args.get("q"),
         sort=request.args.get("sort", "-created"),
     )
-    return json(await _page(request, files, total, limit, offset))
+    return json(await _page(request, actor.user, files, total, limit, offset))
 
 
 @bp.get("/public")
@@ -71,10 +71,11 @@ async def list_own(request: Request) -> HTTPResponse:
 async def list_public(request: Request) -> HTTPResponse:
     actor = await authenticate(request)
     limit, offset = paging(request)
+    viewer = actor.user if actor else None
     files, total = await files_service.list_public(
-        actor.user if actor else None, limit=limit, offset=offset, tag=request.args.get("tag")
+        viewer, limit=limit, offset=offset, tag=request.args.get("tag")
     )
-    return json(await _page(request, files, total, limit, offset))
+    return json(await _page(request, viewer, files, total, limit, offset))
 
 
 @bp.get("/<file_id:str>")
@@ -87,9 +88,10 @@ async def get(request: Request, file_id: str) -> HTTPResponse:
     if actor is not None and not actor.can("read"):
         await require_actor(request, "read")
     rt = request.app.ctx.runtime
-    file = await access.visible_file(file_id, actor.user if actor else None)
+    viewer = actor.user if actor else None
+    file = await access.visible_file(file_id, viewer)
     access.check_available(file)
-    albums = await files_service.album_ids_for([file.id])
+    albums = await files_service.album_ids_for([file.id], viewer)
     return json(FileOut.of(rt.settings, rt.storage, file, albums[file.id]).dump())
 
 
@@ -116,7 +118,7 @@ async def patch(request: Request, file_id: str) -> HTTPResponse:
     file = await files_service.update(file, body)
     rt = request.app.ctx.runtime
     files_service.forget(rt, file.id)
-    albums = await files_service.album_ids_for([file.id])
+    albums = await files_service.album_ids_for([file.id], actor.user)
     return json(FileOut.of(rt.settings, rt.storage, file, albums[file.id]).dump())
 
 
@@ -127,7 +129,7 @@ async def patch(request: Request, file_id: str) -> HTTPResponse:
 )  # fmt: skip
 async def delete(request: Request, file_id: str) -> HTTPResponse:
     actor, file = await _own(request, file_id, "delete")
-    await files_service.delete_file(request.app.ctx.runtime, file, actor.user)
+    await files_service.delete_by(request.app.ctx.runtime, file, actor.user)
     return empty(status=204)
 
 

@@ -6,6 +6,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
 from ..schemas.moderation import (
+    ANONYMOUS_PREFIX,
     AuditEntryOut,
     AuditPage,
     AuditQuery,
@@ -17,7 +18,6 @@ from ..schemas.moderation import (
     ReportRequest,
     ResolveRequest,
 )
-from ..security import sha256_hex
 from ..services import audit, moderation
 from ..services.audit import Operator
 from ..timeutil import iso
@@ -30,21 +30,19 @@ bp = Blueprint("moderation", url_prefix="/api/v1/moderation")
 STAFF = ("moderator", "admin")
 
 
-def reporter_key(request: Request, user_id: str | None) -> str:
-    """Who reported, for "one open report per reporter and target": the account, or a
-    keyed hash of the client address (the address itself is not stored)."""
-    if user_id:
-        return user_id
-    ip = request.remote_addr or request.ip or ""
-    secret = request.app.ctx.runtime.settings.auth.secret
-    return "ip:" + sha256_hex(f"{secret}:{ip}")[:40]
+def reporter_key(user_id: str | None, address: str) -> str:
+    """Who reported, for "one open report per reporter and target" and for staff: the
+    account, or the client address of an anonymous reporter (shown to staff, so that
+    they see who holds what)."""
+    return user_id or ANONYMOUS_PREFIX + address
 
 
 @bp.post("/report")
 @operation(
     id="report", summary="Report a file or an album", tag="moderation", auth="optional",
-    body=ReportRequest, responses={201: ReportCreated}, errors=[404, 409, 410],
-    description="Anyone who can see the target; one open report per reporter and target.",
+    body=ReportRequest, responses={201: ReportCreated}, errors=[404, 409, 410, 429],
+    description="Anyone who can see the target; one open report per reporter and target; "
+    "limited per client address per hour (`csam` reports more strictly).",
 )  # fmt: skip
 async def report(request: Request) -> HTTPResponse:
     """``POST /moderation/report``: anyone (also anonymous and API keys); 201."""
@@ -52,8 +50,11 @@ async def report(request: Request) -> HTTPResponse:
     user = actor.user if actor else None
     body = parse(request, ReportRequest)
     rt = request.app.ctx.runtime
+    limits = request.app.ctx.rate_limiter
+    address = limits.address(request)
+    await limits.policy.report_filed(address, user, body.reason)
     created = await moderation.create_report(
-        rt, user, reporter_key(request, user.id if user else None), body
+        rt, user, reporter_key(user.id if user else None, address), body
     )
     answer = ReportCreated(id=created.id, status=created.status, createdAt=iso(created.created_at))
     return json(answer.dump(), status=201)

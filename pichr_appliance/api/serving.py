@@ -17,8 +17,8 @@ from sanic.response import HTTPResponse, ResponseStream, empty
 from .. import imaging
 from ..errors import ApiError, not_found
 from ..models import User
+from ..services import access, serving
 from ..services import files as files_service
-from ..services import serving
 from .context import authenticate
 from .operations import operation
 
@@ -33,8 +33,6 @@ EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif",
 # characters (bidi overrides and isolates, zero-width joiners), surrogates, private
 # use, unassigned, line and paragraph separators.
 DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
-PUBLIC_CACHE = "public, max-age=31536000, immutable"
-PRIVATE_CACHE = "private, no-store"
 RANGE_RE = re.compile(r"^bytes=([0-9]{0,18})-([0-9]{0,18})$")  # longer: ignored, not int()
 
 
@@ -43,7 +41,7 @@ async def _viewer(request: Request) -> User | None:
         actor = await authenticate(request)
     except ApiError:
         return None  # a stale token must not turn a public image into an error
-    return actor.user if actor else None
+    return access.reader(actor)  # a key without `read` is anonymous here
 
 
 async def _load(request: Request, file_id: str) -> tuple[serving.Meta, bool]:
@@ -141,7 +139,7 @@ async def serve_image(request: Request, name: str) -> HTTPResponse:
     headers = {
         "ETag": etag,
         "Last-Modified": meta.last_modified,
-        "Cache-Control": PUBLIC_CACHE if public else PRIVATE_CACHE,
+        "Cache-Control": serving.cache_control(rt, public),
         "Accept-Ranges": "bytes",
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": USER_CONTENT_CSP,
@@ -211,8 +209,7 @@ async def _redirect(rt, key: str, mime: str, public: bool, download_name: str | 
     url, valid_for = await rt.storage.redirect_url(
         key, public=public, content_type=mime, download_name=download_name
     )
-    # A cached redirect must not outlive the signed URL it points to.
-    cache = f"public, max-age={valid_for // 2}" if public and valid_for > 1 else PRIVATE_CACHE
+    cache = serving.redirect_cache_control(rt, public, valid_for)
     return HTTPResponse(status=302, headers={"Location": url, "Cache-Control": cache})
 
 

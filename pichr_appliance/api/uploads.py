@@ -153,7 +153,7 @@ async def one_request(request: Request) -> HTTPResponse:
 
     rt = request.app.ctx.runtime
     file = await ingest.upload_stream(rt, user, body, rest())
-    album_ids = await files_service.album_ids_for([file.id])
+    album_ids = await files_service.album_ids_for([file.id], user)
     return json(FileOut.of(rt.settings, rt.storage, file, album_ids[file.id]).dump(), 201)
 
 
@@ -168,7 +168,7 @@ async def finalize(request: Request) -> HTTPResponse:
     actor = await authenticate(request)
     body = parse(request, FinalizeRequest)
     file = await uploads.finalize(rt, actor.user if actor else None, body.uploadId, body.fileId)
-    album_ids = await files_service.album_ids_for([file.id])
+    album_ids = await files_service.album_ids_for([file.id], actor.user if actor else None)
     return json(FileOut.of(rt.settings, rt.storage, file, album_ids[file.id]).dump())
 
 

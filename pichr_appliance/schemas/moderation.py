@@ -17,6 +17,21 @@ STATUSES = ("open", "resolved", "all")
 Reason = Literal["illegal", "csam", "nsfw", "copyright", "harassment", "spam", "other"]
 Action = Literal["dismiss", "remove", "age_restrict", "restore"]
 TargetType = Literal["file", "album"]
+ANONYMOUS_PREFIX = "addr:"  # reporter_key of an anonymous report: addr:<client address>
+
+
+def reporter_label(report: Any) -> str:
+    """Who filed a report, as staff see it: ``system``, the account id, or
+    ``anonymous <client address>`` (``anonymous`` alone for reports from before
+    addresses were kept)."""
+    if report.system:
+        return "system"
+    if report.reporter_id:
+        return report.reporter_id
+    key = report.reporter_key or ""
+    if key.startswith(ANONYMOUS_PREFIX):
+        return "anonymous " + key.removeprefix(ANONYMOUS_PREFIX)
+    return "anonymous"
 
 
 class ReportRequest(Body):
@@ -95,6 +110,9 @@ class ReportOut(Out):
     details: str
     system: bool
     reporterId: Id("user") | None
+    reporter: str = Field(
+        description='Who reported: "system", the account id, or "anonymous <client address>".'
+    )
     action: Action | None
     note: str | None
     resolvedBy: str | None
@@ -116,6 +134,7 @@ class ReportOut(Out):
             details=report.details,
             system=report.system,
             reporterId=report.reporter_id,
+            reporter=reporter_label(report),
             action=report.action,
             note=report.note,
             resolvedBy=report.resolved_by,

@@ -38,9 +38,32 @@ def is_owner(thing: File | Album, user: User | None) -> bool:
     return user is not None and thing.owner_id is not None and thing.owner_id == user.id
 
 
+# Set on the request's own ``User`` instance when it authenticated with an API key.
+_VIA_API_KEY = "_pichr_via_api_key"
+
+
 def is_staff(user: User | None) -> bool:
-    """Moderators and admins see everything, as the moderation queue needs."""
-    return user is not None and user.role in STAFF_ROLES
+    """Moderators and admins see everything, as the moderation queue needs; never
+    through an API key (see :func:`through_api_key`)."""
+    return user is not None and user.role in STAFF_ROLES and not getattr(user, _VIA_API_KEY, False)
+
+
+def through_api_key(user: User) -> User:
+    """Mark ``user`` (the instance one request authenticated with an API key) as acting
+    through that key: staff powers never come from an API key, so the key of a
+    moderator or admin sees and deletes only what its owner's plain account would.
+    Marks the instance only; nothing is stored."""
+    setattr(user, _VIA_API_KEY, True)
+    return user
+
+
+def reader(actor: Any) -> User | None:
+    """Whose view of files a credential gives, for reads that do not refuse a key:
+    the account, or None (anonymous) for nobody or an API key without ``read`` (an
+    upload-only key, as ShareX integrations hold, opens nothing on ``/i/``)."""
+    if actor is None or not actor.can("read"):
+        return None
+    return actor.user
 
 
 def privileged(thing: File | Album, user: User | None) -> bool:
@@ -177,12 +200,33 @@ def in_album_for(viewer: User | None, album: Album) -> Q:
     """The entries of ``album`` that ``viewer`` sees (a filter on ``AlbumFile``).
 
     The owner and staff see every entry; others neither private files nor what
-    :func:`shown_to_others` leaves out (unlisted files of a readable album are shown).
+    :func:`shown_to_others` leaves out. Unlisted files are "linkable, never listed":
+    a public album does not list them; an unlisted album, itself reached only through
+    its link, does (sharing that link shares its files).
     """
     q = Q(album_id=album.id)
     if privileged(album, viewer):
         return q
-    return q & shown_to_others(viewer, prefix="file__") & ~Q(file__visibility="private")
+    listed = ["public", "unlisted"] if album.visibility == "unlisted" else ["public"]
+    return q & shown_to_others(viewer, prefix="file__") & Q(file__visibility__in=listed)
+
+
+def albums_named_for(viewer: User | None) -> Q:
+    """The album entries whose album a File's ``albumIds`` names to ``viewer`` (a filter
+    on ``AlbumFile``).
+
+    Staff see every album; the owner their own; others only public albums that are
+    neither held nor removed, of an enabled account. Unlisted albums are reached only
+    through their link, so no File object names them to others.
+    """
+    if is_staff(viewer):
+        return Q()
+    listed = Q(album__visibility="public", album__hidden=False, album__removed_at=None) & ~Q(
+        album__owner__disabled=True
+    )
+    if viewer is None:
+        return listed
+    return listed | Q(album__owner_id=viewer.id)
 
 
 def public_feed(viewer: User | None) -> Q:

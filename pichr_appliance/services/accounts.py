@@ -183,12 +183,21 @@ async def revoke_credentials(user: User, reason: str) -> None:
     await ApiKey.filter(user_id=user.id, revoked_at=None).update(revoked_at=now)
 
 
-async def set_disabled(user: User, disabled: bool) -> User:
-    """Disable (revoking sessions and keys) or enable an account."""
+async def set_disabled(user: User, disabled: bool, rt: Runtime | None = None) -> User:
+    """Disable (revoking sessions and keys) or enable an account.
+
+    With ``rt``, every file of the account is invalidated (``file_invalidated``): its
+    content is hidden or shown again, which caches and CDN plugins must learn."""
     user.disabled = disabled
     await user.save(update_fields=["disabled", "updated_at"])
     if disabled:
         await revoke_credentials(user, "disabled")
+    if rt is not None:
+        from ..models import File
+        from . import files as files_service
+
+        for file_id in await File.filter(owner_id=user.id).values_list("id", flat=True):
+            files_service.forget(rt, file_id)
     return user
 
 

@@ -67,7 +67,7 @@ async def update_user(
             operator, "set_plan", "user", user.id, data={"from": before, "to": user.plan}
         )
     if "disabled" in changes and changes["disabled"] != user.disabled:
-        await accounts.set_disabled(user, changes["disabled"])
+        await accounts.set_disabled(user, changes["disabled"], rt)
         action = "disable" if user.disabled else "enable"
         await audit.record(operator, action, "user", user.id)
     return user

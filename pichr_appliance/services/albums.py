@@ -21,7 +21,7 @@ from ..schemas.common import validate
 from ..schemas.files import FileOut
 from ..security import new_id
 from ..timeutil import iso
-from . import access
+from . import access, audit
 from . import files as files_service
 
 if TYPE_CHECKING:
@@ -160,7 +160,7 @@ async def page(
     if cover is not None and not await shown.filter(file_id=cover).exists():
         cover = None
     fields = AlbumOut.fields_of(rt.settings, album, total, cover)
-    albums = await files_service.album_ids_for([f.id for f in window])
+    albums = await files_service.album_ids_for([f.id for f in window], viewer)
     files = [FileOut.of(rt.settings, rt.storage, f, albums[f.id]) for f in window]
     result = AlbumWithFiles(**fields, files=files, total=total, limit=limit, offset=offset)
     return result.dump()
@@ -188,9 +188,17 @@ async def update(album: Album, changes: AlbumPatchRequest | dict[str, Any]) -> A
     return album
 
 
-async def delete(album: Album) -> None:
-    """Delete the album and its entries; the files themselves stay."""
+async def delete(album: Album, user: User | None = None) -> None:
+    """Delete the album and its entries; the files themselves stay.
+
+    By ``user`` other than the owner (staff): the rule that a moderator may not act on
+    an admin's content applies (403), and the deletion is audited as ``delete_album``.
+    """
+    operator = await files_service.staff_checked(user, album) if user is not None else None
     await Album.filter(id=album.id).delete()  # entries go with it (ON DELETE CASCADE)
+    if operator is not None:
+        data = {"ownerId": album.owner_id, "title": album.title}
+        await audit.record(operator, "delete_album", "album", album.id, data=data)
 
 
 async def _write_order(album: Album, entries: list[AlbumFile], order: list[str]) -> None:

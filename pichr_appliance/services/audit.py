@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import forbidden
 from ..models import AuditEntry, User, is_id
 
 RANKS = {"user": 0, "moderator": 1, "admin": 2}
@@ -45,6 +46,16 @@ class Operator:
 
 
 SYSTEM = Operator(label="system", role="admin")
+
+
+def check_may_act(operator: Operator, owner: User | None) -> None:
+    """403 ``insufficient_role`` when ``operator`` ranks below the owner of the content
+    or account it acts on: a moderator may not act on an admin's content. The one rule
+    for every staff path (moderation decisions, staff deletions)."""
+    if owner is not None and not operator.outranks_or_equals(owner.role):
+        raise forbidden(
+            "Moderators cannot act on an admin's content or account", "insufficient_role"
+        )
 
 
 async def record(

@@ -76,7 +76,7 @@ async def stream(rt: Runtime, user: User) -> AsyncIterator[bytes]:
     await user.refresh_from_db()
     put_json("profile.json", accounts.user_json(user, usage=True, settings=rt.settings))
     files = await File.filter(owner_id=user.id).exclude(status="pending").order_by("created_at")
-    put_json("files.json", await files_service.files_json(rt.settings, rt.storage, files))
+    put_json("files.json", await files_service.files_json(rt.settings, rt.storage, files, user))
     put_json("albums.json", await albums.export_rows(user))
     reports = await Report.filter(reporter_id=user.id).order_by("created_at")
     put_json("reports.json", [report_json(r) for r in reports])

@@ -16,7 +16,7 @@ from ..models import AlbumFile, File, User, is_id
 from ..schemas.common import validate
 from ..schemas.files import FileOut, FilePatchRequest
 from ..timeutil import iso, utcnow
-from . import access
+from . import access, audit
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -49,11 +49,17 @@ def file_url(settings: Any, file: File) -> str:
     return f"{settings.image_base_url}/{file.id}"
 
 
-async def album_ids_for(file_ids: list[str]) -> dict[str, list[str]]:
+async def album_ids_for(
+    file_ids: list[str], viewer: User | None, *, every: bool = False
+) -> dict[str, list[str]]:
+    """The ``albumIds`` of each file as ``viewer`` may see them (``access.albums_named_for``);
+    ``every``: all of them (what staff tools show)."""
     out: dict[str, list[str]] = {fid: [] for fid in file_ids}
     if file_ids:
         rows = (
-            await AlbumFile.filter(file_id__in=file_ids)
+            await AlbumFile.filter(
+                Q() if every else access.albums_named_for(viewer), file_id__in=file_ids
+            )
             .order_by("added_at")
             .values("file_id", "album_id")
         )
@@ -67,9 +73,11 @@ def file_json(settings: Any, storage: Any, file: File, album_ids: list[str] | No
     return FileOut.of(settings, storage, file, album_ids).dump()
 
 
-async def files_json(settings: Any, storage: Any, files: list[File]) -> list[dict]:
-    """File objects for a page of files, with their album ids in one query."""
-    albums = await album_ids_for([f.id for f in files])
+async def files_json(
+    settings: Any, storage: Any, files: list[File], viewer: User | None
+) -> list[dict]:
+    """File objects for a page of files as ``viewer`` sees them, album ids in one query."""
+    albums = await album_ids_for([f.id for f in files], viewer)
     return [file_json(settings, storage, f, albums[f.id]) for f in files]
 
 
@@ -141,6 +149,29 @@ async def delete_file(
     if not bytes_first:
         await delete_bytes(rt, file)
     await rt.fire("file_deleted", file=file, actor=actor)
+
+
+async def staff_checked(user: User, thing: Any) -> audit.Operator | None:
+    """Before ``user`` acts on ``thing`` (a File or Album): None for the owner; for staff
+    on someone else's content the Operator to audit with, after the rule that a
+    moderator may not act on an admin's content (403, ``audit.check_may_act``)."""
+    if thing.owner_id is not None and thing.owner_id == user.id:
+        return None
+    operator = audit.Operator.of_user(user)
+    owner = await User.get_or_none(id=thing.owner_id) if thing.owner_id else None
+    audit.check_may_act(operator, owner)
+    return operator
+
+
+async def delete_by(rt: Runtime, file: File, user: User) -> None:
+    """``DELETE /files/{id}`` by the owner, or by staff (checked and audited as
+    ``delete_file``, naming the owner)."""
+    operator = await staff_checked(user, file)
+    await delete_file(rt, file, user)
+    if operator is not None:
+        await audit.record(
+            operator, "delete_file", "file", file.id, data={"ownerId": file.owner_id}
+        )
 
 
 SORTS = {"created": "created_at", "-created": "-created_at", "views": "-view_count"}

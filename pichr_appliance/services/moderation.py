@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from tortoise.transactions import in_transaction
 
-from ..errors import bad_request, conflict, forbidden, not_found
+from ..errors import bad_request, conflict, not_found
 from ..models import Album, File, Report, User, is_id
 from ..schemas.albums import AlbumOut
 from ..schemas.common import validate
@@ -27,6 +27,7 @@ from ..schemas.moderation import (
     ReportRequest,
     ResolveRequest,
     TargetOwner,
+    reporter_label,
 )
 from ..security import new_id
 from ..timeutil import iso, utcnow
@@ -57,7 +58,9 @@ async def create_report(
 ) -> Report:
     """File a report on something the reporter can see; 409 for a second open one.
 
-    A ``csam`` report holds (hides) the target at once until a moderator decides.
+    A ``csam`` report holds (hides) the target at once until a moderator decides,
+    unless it is anonymous and ``moderation.anonymous_csam`` is ``queue`` (then it only
+    comes first in the queue). The hold's audit entry names the reporter.
     """
     body = validate(ReportRequest, body)
     target_type, target_id = body.target()
@@ -77,6 +80,9 @@ async def create_report(
     ).exists()
     if duplicate:
         raise conflict("You already reported this and the report is still open", "duplicate_report")
+    hold = reason == "csam" and (
+        reporter is not None or rt.settings.moderation.anonymous_csam == "hold"
+    )
     async with in_transaction():
         report = await Report.create(
             id=new_id("rpt"),
@@ -87,7 +93,7 @@ async def create_report(
             reason=reason,
             details=details,
         )
-        if reason == "csam":
+        if hold:
             await _set_hold(rt, target_type, target_id, True)
             await audit.record(
                 SYSTEM,
@@ -95,10 +101,10 @@ async def create_report(
                 target_type,
                 target_id,
                 "held until a moderator decides",
-                {"reportId": report.id},
+                {"reportId": report.id, "reporter": reporter_label(report)},
             )
     await rt.fire("report_created", report=report)
-    if reason == "csam" and target_type == "file":
+    if hold and target_type == "file":
         held = await File.get_or_none(id=target_id)
         if held is not None:
             await rt.fire("file_moderated", file=held, action="hold", actor=None)
@@ -158,7 +164,8 @@ def _check_status(status: str) -> str:
 
 
 async def target_json(rt: Runtime, target_type: str, target: File | Album | None) -> dict | None:
-    """The reported thing's metadata as staff see it (None once it was deleted)."""
+    """The reported thing's metadata as staff see it (None once it was deleted): every
+    album id, whatever its visibility."""
     if target is None:
         return None
     owner = await User.get_or_none(id=target.owner_id) if target.owner_id else None
@@ -171,7 +178,7 @@ async def target_json(rt: Runtime, target_type: str, target: File | Album | None
         else None,
     }
     if isinstance(target, File):
-        ids = await files_service.album_ids_for([target.id])
+        ids = await files_service.album_ids_for([target.id], None, every=True)
         out = FileOut.of(rt.settings, rt.storage, target, ids[target.id]).model_dump()
         return FileTarget(**out, **staff).dump()
     counts = await albums.file_counts([target.id])
@@ -182,14 +189,16 @@ async def target_json(rt: Runtime, target_type: str, target: File | Album | None
 async def queue(
     rt: Runtime, *, status: str = "open", limit: int = 20, offset: int = 0
 ) -> tuple[list[dict[str, Any]], int]:
-    """Reports grouped by target, oldest first, with counts and the target's metadata."""
+    """Reports grouped by target with counts and the target's metadata: targets with a
+    ``csam`` report first, then oldest first."""
     query = Report.all()
     if _check_status(status) != "all":
         query = query.filter(status=status)
     groups: dict[tuple[str, str], list[Report]] = {}
     for report in await query.order_by("created_at", "id"):
         groups.setdefault((report.target_type, report.target_id), []).append(report)
-    window = list(groups.items())[offset : offset + limit]
+    ordered = sorted(groups.items(), key=lambda g: not any(r.reason == "csam" for r in g[1]))
+    window = ordered[offset : offset + limit]
     out = []
     for (target_type, target_id), reports in window:
         reasons: dict[str, int] = {}
@@ -258,8 +267,7 @@ async def resolve(
     target = await _load_target(report.target_type, report.target_id)
     owner = await User.get_or_none(id=target.owner_id) if target and target.owner_id else None
     if owner is not None and (action != "dismiss" or ban):
-        if not operator.outranks_or_equals(owner.role):
-            raise forbidden("Moderators cannot act on an admin's account", "insufficient_role")
+        audit.check_may_act(operator, owner)
         if ban and operator.id == owner.id:
             raise bad_request("banUser: you cannot ban yourself", "invalid_request")
     if action == "age_restrict" and not isinstance(target, File) and target is not None:
@@ -293,7 +301,7 @@ async def resolve(
             {"reportIds": sorted(closed), "reason": report.reason, "targetGone": target is None},
         )
         if ban and owner is not None:
-            await accounts.set_disabled(owner, True)
+            await accounts.set_disabled(owner, True, rt)
             await audit.record(
                 operator, "ban_user", "user", owner.id, note, {"reportId": report.id}
             )

@@ -95,6 +95,22 @@ class RateLimiter:
         if not decision.allowed:
             raise too_many(decision)
 
+    async def report_filed(self, address: str, user: Any, reason: str) -> None:
+        """Count one moderation report (per account, or per address when anonymous);
+        429 over the hourly limit, and over the stricter one for ``csam`` reports (each
+        can hide content at once)."""
+        if not self.enabled:
+            return
+        rl = self.settings.rate_limits
+        who = self.subject(address, user)
+        limits = [("report", rl.reports_per_hour)]
+        if reason == "csam":
+            limits.append(("report-csam", rl.csam_reports_per_hour))
+        for name, limit in limits:
+            decision = await self.store.hit(f"{name}:{who}", limit, HOUR)
+            if not decision.allowed:
+                raise too_many(decision, "Report limit exceeded")
+
 
 def too_many(decision: Decision, message: str = "Rate limit exceeded") -> ApiError:
     """The 429 answer of the contract: ``Retry-After`` and ``retryAfter`` in epoch ms."""

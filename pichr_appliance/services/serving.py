@@ -83,6 +83,29 @@ async def resolve(
     return found, access.publicly_cacheable(file)
 
 
+PRIVATE_CACHE = "private, no-store"
+
+
+def cache_control(rt: Runtime, public: bool) -> str:
+    """The ``Cache-Control`` of ``/i/`` bytes (and their 304s).
+
+    Nothing is ``immutable``: the bytes never change, but whether a viewer may have them
+    does (made private, age-restricted, held, removed). Public and unlisted files may be
+    kept ``images.cache_max_age`` seconds, then caches must revalidate (the ETag makes
+    that a 304, or the 404/410/403 of the new state); everything else is not stored.
+    """
+    if not public:
+        return PRIVATE_CACHE
+    return f"public, max-age={rt.settings.images.cache_max_age}, must-revalidate"
+
+
+def redirect_cache_control(rt: Runtime, public: bool, valid_for: int) -> str:
+    """A redirect to the object store: no longer than the URL it points to is valid
+    (half of it) nor than ``images.cache_max_age``."""
+    max_age = min(valid_for // 2, rt.settings.images.cache_max_age)
+    return f"public, max-age={max_age}" if public and max_age > 0 else PRIVATE_CACHE
+
+
 def variant_spec(
     rt: Runtime, *, w: str | None, h: str | None, fit: str | None, fmt: str | None
 ) -> dict[str, Any]:
