@@ -112,8 +112,12 @@ async def create_user(
     role: str = "user",
     plan: str | None = None,
     age_confirmed: bool = False,
+    external_id: str | None = None,
 ) -> User:
-    """Create an account; 400 on invalid fields, 409 when email or username is taken."""
+    """Create an account; 400 on invalid fields, 409 when email or username is taken.
+
+    ``external_id``: the identity a sign-in plugin vouches for (``"<source>:<id>"``),
+    the one link such a plugin may follow to this account."""
     email = normalize_email(email)
     check_username(username)
     if password is not None:
@@ -139,6 +143,7 @@ async def create_user(
             role=role,
             plan=plan,
             age_confirmed=bool(age_confirmed),
+            external_id=external_id,
         )
     except IntegrityError:
         # Lost a race with a concurrent signup for the same email or username.
