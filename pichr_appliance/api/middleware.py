@@ -126,13 +126,17 @@ class HttpRateLimits:
         """Before checking a password: per-address attempts and the account's failures."""
         await self.policy.login_attempt(self.address(request), account)
 
-    async def login_failed(self, account: str) -> None:
-        """Record a wrong password for ``account``."""
-        await self.policy.login_failed(account)
+    async def login_account(self, user_id: str) -> None:
+        """The resolved account's failures, whichever of its names was typed."""
+        await self.policy.login_account(user_id)
 
-    async def login_succeeded(self, account: str) -> None:
-        """A right password clears the account's failures."""
-        await self.policy.login_succeeded(account)
+    async def login_failed(self, account: str, user_id: str | None = None) -> None:
+        """Record a wrong password for ``account`` (and the account it names)."""
+        await self.policy.login_failed(account, user_id)
+
+    async def login_succeeded(self, account: str, user_id: str | None = None) -> None:
+        """A right password clears the failures."""
+        await self.policy.login_succeeded(account, user_id)
 
     async def signup_attempt(self, request: Request) -> None:
         """Count one signup from the caller's address."""
