@@ -126,11 +126,13 @@ async def create_user(
     plan = check_plan(settings, plan or settings.auth.default_plan)
     for field, value in (("firstName", first_name), ("lastName", last_name)):
         check_value(field, _name_value, value)
+    # Hashed before the uniqueness checks: a taken email or username then costs as
+    # long as a new account, and the time of a 409 does not tell which one it was.
+    password_hash = await passwords.hash(password) if password is not None else None
     if await User.filter(email=email).exists():
         raise conflict("email: an account with this email already exists", "email_taken")
     if await User.filter(username_key=username.lower()).exists():
         raise conflict("username: this username is taken", "username_taken")
-    password_hash = await passwords.hash(password) if password is not None else None
     try:
         return await User.create(
             id=new_id("usr"),
