@@ -64,6 +64,19 @@ class StorageSettings(BaseModel):
     cdn_base_url: str = ""
 
 
+MIN_SECRET_BYTES = 32  # HS256 keys: RFC 7518 wants at least the hash size
+
+
+def check_secret(value: str) -> str:
+    """An empty secret (one is generated in ``secret.key``) or at least 32 bytes."""
+    if value and len(value.encode()) < MIN_SECRET_BYTES:
+        raise ValueError(
+            f"must be at least {MIN_SECRET_BYTES} bytes (it signs sessions and URLs); "
+            "leave it empty to have one generated, or use: openssl rand -base64 48"
+        )
+    return value
+
+
 class AuthSettings(_Section):
     secret: str = ""
     allow_signup: bool = True
@@ -74,6 +87,11 @@ class AuthSettings(_Section):
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_kib: int = Field(65536, ge=8)
     argon2_parallelism: int = Field(4, ge=1)
+
+    @field_validator("secret")
+    @classmethod
+    def _secret_long_enough(cls, value: str) -> str:
+        return check_secret(value)
 
 
 class UploadSettings(_Section):
@@ -369,7 +387,11 @@ def ensure_data_dir(settings: Settings) -> Path:
                     fh.write(secrets.token_urlsafe(48))
             except FileExistsError:
                 pass
-        settings.auth.secret = secret_file.read_text().strip()
+        secret = secret_file.read_text().strip()
+        try:
+            settings.auth.secret = check_secret(secret)
+        except ValueError as exc:
+            raise ConfigError(f"{secret_file}: {exc}") from None
     return path
 
 
