@@ -241,3 +241,21 @@ def test_over_long_ids_are_404_not_500(pichr_client, pichr_user):
         "/api/v1/upload/multipart/abort", headers=h, json={"uploadId": long_upload}
     )
     assert r.status == 404
+
+
+def test_format_characters_are_stripped_from_file_names(pichr_client, pichr_user, sample_image):
+    # U+202E (right-to-left override) makes "invoice\u202egnp.exe" read "invoiceexe.png".
+    tricky = "invoice\u202egnp.\u200bexe\u2066.png"
+    f = pichr_client.upload(pichr_user, filename=tricky)
+    assert f["filename"] == "invoicegnp.exe.png"
+    r = pichr_client.post(
+        "/api/v1/upload",
+        params={"filename": "\ufeffa\u202eb.png"},
+        headers=pichr_user["headers"],
+        content=sample_image(),
+    )
+    assert r.status == 201 and r.json["filename"] == "ab.png", r.text
+    # Nothing left but format characters: refused like a blank name.
+    body = {"filename": "\u202e\u200b", "mime": "image/png", "bytes": 10}
+    r = pichr_client.post("/api/v1/upload/presign", headers=pichr_user["headers"], json=body)
+    assert r.status == 400
