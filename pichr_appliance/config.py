@@ -11,6 +11,7 @@ app again inside every worker process from these settings.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -63,6 +64,19 @@ class StorageSettings(BaseModel):
     cdn_base_url: str = ""
 
 
+MIN_SECRET_BYTES = 32  # HS256 keys: RFC 7518 wants at least the hash size
+
+
+def check_secret(value: str) -> str:
+    """An empty secret (one is generated in ``secret.key``) or at least 32 bytes."""
+    if value and len(value.encode()) < MIN_SECRET_BYTES:
+        raise ValueError(
+            f"must be at least {MIN_SECRET_BYTES} bytes (it signs sessions and URLs); "
+            "leave it empty to have one generated, or use: openssl rand -base64 48"
+        )
+    return value
+
+
 class AuthSettings(_Section):
     secret: str = ""
     allow_signup: bool = True
@@ -73,6 +87,11 @@ class AuthSettings(_Section):
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_kib: int = Field(65536, ge=8)
     argon2_parallelism: int = Field(4, ge=1)
+
+    @field_validator("secret")
+    @classmethod
+    def _secret_long_enough(cls, value: str) -> str:
+        return check_secret(value)
 
 
 class UploadSettings(_Section):
@@ -339,11 +358,35 @@ def load_settings(
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
 
 
+PRIVATE_UMASK = 0o077
+
+
+def private_umask() -> None:
+    """From now on this process creates files 0600 and directories 0700 (the commands
+    call it first: the database, sessions, key hashes and private images are the
+    service user's alone, whatever umask the service manager gave)."""
+    os.umask(os.umask(PRIVATE_UMASK) | PRIVATE_UMASK)
+
+
+def private_file(path: Path) -> None:
+    """Create ``path`` empty and mode 0600 unless it exists (SQLite then makes its
+    -wal/-shm files with the same mode), under any umask."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def ensure_data_dir(settings: Settings) -> Path:
-    """Create the data directory and its signing secret on first start; return the path."""
+    """Create the data directory (0700), its SQLite database file (0600) and its
+    signing secret (0600) on first start; return the path."""
     path = settings.data_path
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, exist_ok=True)
+        url = settings.database_url
+        if url.startswith("sqlite://") and ":memory:" not in url:
+            db = Path(url[len("sqlite://") :].split("?", 1)[0])
+            if db.parent.is_dir():
+                private_file(db)
     except OSError as exc:
         raise ConfigError(f"data_dir: cannot create {path}: {exc.strerror}") from None
     if not settings.auth.secret:
@@ -356,7 +399,11 @@ def ensure_data_dir(settings: Settings) -> Path:
                     fh.write(secrets.token_urlsafe(48))
             except FileExistsError:
                 pass
-        settings.auth.secret = secret_file.read_text().strip()
+        secret = secret_file.read_text().strip()
+        try:
+            settings.auth.secret = check_secret(secret)
+        except ValueError as exc:
+            raise ConfigError(f"{secret_file}: {exc}") from None
     return path
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import struct
 import warnings
@@ -29,6 +30,19 @@ PILLOW_FORMATS = {
     "WEBP": "image/webp",
     "AVIF": "image/avif",
 }
+
+
+def decoder_error(exc: BaseException, path: Path | str) -> str:
+    """The decoder's complaint without server paths (Pillow names the temporary file:
+    ``cannot identify image file '/srv/.../tmp/upl_...'``): answers never show them."""
+    if isinstance(exc, UnidentifiedImageError):
+        return "not an image the decoder can read"
+    message = str(exc).replace(str(path), "the image")
+    return _ABSOLUTE_PATH.sub("the image", message)
+
+
+# A quoted or bare absolute path, as OSError and Pillow messages print them.
+_ABSOLUTE_PATH = re.compile(r"""'/[^']*'|"/[^"]*"|(?<![\w.])/[^\s'",:;]+""")
 
 
 class ImageRejected(Exception):
@@ -124,7 +138,7 @@ def inspect(
             raise ImageRejected("image_too_large", "The image has too many pixels") from None
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
             raise ImageRejected(
-                "invalid_image", f"The image is damaged or truncated: {exc}"
+                "invalid_image", f"The image is damaged or truncated: {decoder_error(exc, path)}"
             ) from None
     if orientation in SWAPPED_ORIENTATIONS:
         width, height = height, width

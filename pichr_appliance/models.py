@@ -32,6 +32,9 @@ class User(Model):
     first_name = fields.CharField(max_length=100, default="")
     last_name = fields.CharField(max_length=100, default="")
     password_hash = fields.CharField(max_length=255, null=True)
+    # Who vouches for this account besides its password: "<source>:<id there>" (e.g.
+    # "auth_proxy:ceo"), set by the plugin that created it or by an operator's link.
+    external_id = fields.CharField(max_length=200, null=True, unique=True)
     role = fields.CharField(max_length=16, default="user")
     plan = fields.CharField(max_length=32, default="free")
     age_confirmed = fields.BooleanField(default=False)

@@ -103,3 +103,25 @@ def test_revoking_an_over_long_id_is_404(pichr_client, pichr_user):
     # Found by the OpenAPI fuzz test: 500 from Tortoise's length check on the lookup.
     r = pichr_client.delete("/api/v1/api-keys/key_" + "k" * 50, headers=pichr_user["headers"])
     assert r.status == 404 and r.json["code"] == "not_found"
+
+
+def test_finalize_needs_the_upload_permission(pichr_client, pichr_user, sample_image):
+    from urllib.parse import urlsplit
+
+    h = pichr_user["headers"]
+    read_only = make_key(pichr_client, h, permissions=["read"]).json["key"]
+    uploader = make_key(pichr_client, h, permissions=["upload"]).json["key"]
+    body = {"filename": "a.png", "mime": "image/png", "bytes": len(sample_image())}
+    presign = pichr_client.post("/api/v1/upload/presign", headers=h, json=body).json
+    url = urlsplit(presign["uploadUrl"])
+    put = pichr_client.put(f"{url.path}?{url.query}", content=sample_image())
+    assert put.status in (200, 201, 204)
+    done = {"uploadId": presign["uploadId"], "fileId": presign["fileId"]}
+    r = pichr_client.post(
+        "/api/v1/upload/finalize", headers={"Authorization": f"Bearer {read_only}"}, json=done
+    )
+    assert r.status == 403 and r.json["code"] == "insufficient_permissions", r.text
+    r = pichr_client.post(
+        "/api/v1/upload/finalize", headers={"Authorization": f"Bearer {uploader}"}, json=done
+    )
+    assert r.status == 200, r.text

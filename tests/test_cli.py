@@ -112,7 +112,8 @@ def test_user_lifecycle(run):
 
 def test_config_show_masks_secrets(run, tmp_path):
     cfg = tmp_path / "c.toml"
-    cfg.write_text('[auth]\nsecret = "super-secret-value"\n[server]\nport = 9999\n')
+    secret = "super-secret-value-of-at-least-32-bytes"
+    cfg.write_text(f'[auth]\nsecret = "{secret}"\n[server]\nport = 9999\n')
     r = run("config", "show", "--config", str(cfg))
     assert r.exit_code == 0
     shown = json.loads(r.output)

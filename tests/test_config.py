@@ -39,14 +39,14 @@ def test_precedence_file_env_override(tmp_path):
 
 def test_secret_indirection(tmp_path):
     secret_file = tmp_path / "secret"
-    secret_file.write_text("from-file\n")
+    secret_file.write_text("from-file-" + "f" * 32 + "\n")
     cfg = tmp_path / "c.toml"
     cfg.write_text(
         f'[auth]\nsecret = {{ "$file" = "{secret_file}" }}\n'
         '[database]\nurl = { "$env" = "DBURL" }\n'
     )
     s = load_settings(config_file=cfg, environ={"DBURL": "postgres://u:pw@h/db"}, data_dir=tmp_path)
-    assert s.auth.secret == "from-file" and s.database.url == "postgres://u:pw@h/db"
+    assert s.auth.secret == "from-file-" + "f" * 32 and s.database.url == "postgres://u:pw@h/db"
     shown = masked(s)
     assert shown["auth"]["secret"] == "***" and shown["database"]["url"] == "***"
     with pytest.raises(ConfigError, match="DBURL"):
@@ -124,3 +124,25 @@ def test_a_partial_plan_override_keeps_the_plan_s_other_limits(tmp_path):
     assert s.plans["anonymous"].uploads_per_hour == 5
     assert s.plans["anonymous"].max_file_bytes == 10_000_000
     assert s.plans["free"].requests_per_hour == 1000
+
+
+def test_a_short_auth_secret_is_refused(tmp_path):
+    for short in ("x", "from-file", "y" * 31):
+        with pytest.raises(ConfigError, match=r"auth\.secret: .*32 bytes"):
+            load_settings(environ={"PICHR_AUTH__SECRET": short}, data_dir=tmp_path)
+    s = load_settings(environ={"PICHR_AUTH__SECRET": "z" * 32}, data_dir=tmp_path)
+    assert s.auth.secret == "z" * 32
+    # A hand-written secret.key is held to the same rule; the generated one passes it.
+    (tmp_path / "short").mkdir()
+    (tmp_path / "short" / "secret.key").write_text("abc\n")
+    with pytest.raises(ConfigError, match=r"secret\.key.*32 bytes"):
+        ensure_data_dir(load_settings(environ={}, data_dir=tmp_path / "short"))
+
+
+def test_serve_refuses_a_short_secret(tmp_path):
+    from pichr_appliance.testing import LiveServer
+
+    server = LiveServer(tmp_path / "data", env={"PICHR_AUTH__SECRET": "x"})
+    with pytest.raises(RuntimeError, match=r"auth\.secret: .*32 bytes"):
+        server.start()
+    server.stop()

@@ -28,3 +28,32 @@ def test_unknown_account_and_wrong_password_cost_the_same(pichr_client):
     ratio = statistics.median(unknown) / statistics.median(known)
     # Without the dummy hash an unknown account answers many times faster.
     assert 0.5 < ratio < 2.0, (known, unknown)
+
+
+def test_signup_hashes_the_password_whether_or_not_the_email_is_taken(pichr_client, monkeypatch):
+    taken = pichr_client.signup()["user"]
+    passwords = pichr_client.runtime.passwords
+    calls = []
+    real = passwords.hash_sync
+    monkeypatch.setattr(passwords, "hash_sync", lambda pw: calls.append(pw) or real(pw))
+
+    def signup(email, username):
+        body = {"email": email, "username": username, "password": "correct horse battery"}
+        t0 = time.perf_counter()
+        r = pichr_client.post("/api/v1/auth/signup", json=body)
+        return r.status, time.perf_counter() - t0
+
+    fresh, conflict = [], []
+    for i in range(3):  # interleaved, so that machine noise hits both alike
+        before = len(calls)
+        status, spent = signup(taken["email"], f"someone{i}")
+        assert status == 409 and len(calls) == before + 1  # the same work as a new one
+        conflict.append(spent)
+        status, spent = signup(f"new{i}@example.com", f"newuser{i}")
+        assert status == 201 and len(calls) == before + 2
+        fresh.append(spent)
+        status, _ = signup(f"other{i}@example.com", taken["username"])
+        assert status == 409 and len(calls) == before + 3
+    ratio = statistics.median(conflict) / statistics.median(fresh)
+    # Without hashing first a taken email answered ~50x faster than a new one.
+    assert 0.5 < ratio < 2.0, (fresh, conflict)

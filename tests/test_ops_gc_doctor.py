@@ -138,7 +138,7 @@ def test_doctor_tells_what_to_fix(tmp_path, clean_env):
     os.chmod(data / "secret.key", 0o644)
     r = invoke(data, "doctor", "-s", "server.host=0.0.0.0")
     assert r.exit_code == 1
-    assert "[FAIL] data directory" in r.output and f"chmod 750 {data}" in r.output
+    assert "[FAIL] data directory" in r.output and f"chmod 700 {data}" in r.output
     assert f"chmod 600 {data / 'secret.key'}" in r.output
     assert "server.public_url" in r.output
     assert "overall: fail" in r.output

@@ -95,6 +95,21 @@ def test_failed_logins_lock_the_account_name_not_the_answer(pichr_client):
     assert r.status == 429
 
 
+def test_failures_count_per_account_whichever_name_is_typed(pichr_client):
+    user = pichr_client.signup()
+    email, name = user["user"]["email"], user["user"]["username"]
+    # Limit 2: one wrong password by email and one by username use it up...
+    for login in (email, name.upper()):
+        r = pichr_client.post("/api/v1/auth/login", json={"email": login, "password": "wrong-pw-1"})
+        assert r.status == 401
+    # ...so neither name gets another try, the right password included.
+    for login in (name, email):
+        r = pichr_client.post(
+            "/api/v1/auth/login", json={"email": login, "password": user["password"]}
+        )
+        assert r.status == 429, login
+
+
 def test_a_successful_login_clears_the_failures(pichr_client):
     user = pichr_client.signup()
     body = {"email": user["user"]["email"], "password": user["password"]}

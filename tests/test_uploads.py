@@ -241,3 +241,41 @@ def test_over_long_ids_are_404_not_500(pichr_client, pichr_user):
         "/api/v1/upload/multipart/abort", headers=h, json={"uploadId": long_upload}
     )
     assert r.status == 404
+
+
+def test_format_characters_are_stripped_from_file_names(pichr_client, pichr_user, sample_image):
+    # U+202E (right-to-left override) makes "invoice\u202egnp.exe" read "invoiceexe.png".
+    tricky = "invoice\u202egnp.\u200bexe\u2066.png"
+    f = pichr_client.upload(pichr_user, filename=tricky)
+    assert f["filename"] == "invoicegnp.exe.png"
+    r = pichr_client.post(
+        "/api/v1/upload",
+        params={"filename": "\ufeffa\u202eb.png"},
+        headers=pichr_user["headers"],
+        content=sample_image(),
+    )
+    assert r.status == 201 and r.json["filename"] == "ab.png", r.text
+    # Nothing left but format characters: refused like a blank name.
+    body = {"filename": "\u202e\u200b", "mime": "image/png", "bytes": 10}
+    r = pichr_client.post("/api/v1/upload/presign", headers=pichr_user["headers"], json=body)
+    assert r.status == 400
+
+
+def test_undecodable_upload_errors_name_no_server_path(pichr_client, pichr_user, sample_image):
+    data_dir = str(pichr_client.runtime.settings.data_path)
+    png = sample_image()
+    bodies = [
+        b"\x89PNG\r\n\x1a\n" + b"\x00" * 200,  # the signature, then nothing Pillow knows
+        png[:60],  # cut short
+        b"\xff\xd8\xff\xe0" + b"junk" * 50,  # a JPEG start, then junk
+    ]
+    for body in bodies:
+        r = pichr_client.post(
+            "/api/v1/upload",
+            params={"filename": "x.png"},
+            headers=pichr_user["headers"],
+            content=body,
+        )
+        assert r.status in (400, 415), r.text
+        message = r.json["error"]
+        assert data_dir not in message and "/tmp" not in message and "'/" not in message, message

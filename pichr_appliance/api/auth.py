@@ -63,13 +63,16 @@ async def login(request: Request) -> HTTPResponse:
     body = parse(request, LoginBody)
     await ctx.rate_limiter.login_attempt(request, body.email)
     user = await accounts.find_login(body.email)
+    user_id = user.id if user is not None else None
+    if user_id is not None:  # failures count per account too, whichever name was typed
+        await ctx.rate_limiter.login_account(user_id)
     # verify() runs against a dummy hash when the account does not exist: same cost,
     # same answer, so that nobody learns which accounts exist.
     ok = await ctx.runtime.passwords.verify(user.password_hash if user else None, body.password)
     if not ok or user is None:
-        await ctx.rate_limiter.login_failed(body.email)
+        await ctx.rate_limiter.login_failed(body.email, user_id)
         raise ApiError(401, "invalid_credentials", "Invalid email or password")
-    await ctx.rate_limiter.login_succeeded(body.email)
+    await ctx.rate_limiter.login_succeeded(body.email, user_id)
     if user.disabled:
         raise ApiError(403, "account_disabled", "This account is disabled")
     session = await sessions.start_session(

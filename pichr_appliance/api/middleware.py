@@ -16,12 +16,17 @@
   ``cross_site_request`` when its ``Origin`` is neither the server's own
   (``server.public_url``) nor one listed in ``server.cors_origins`` (``"*"`` does not
   count), or, without ``Origin``, when ``Sec-Fetch-Site`` says ``cross-site``. Requests
-  with neither header (curl, server-to-server) are not from a browser and pass.
+  with neither header (curl, server-to-server) are not from a browser and pass;
+- request heads (:func:`check_request_head`): a header line whose name is not a token
+  (``Transfer-Encoding : chunked``, obsolete line folding) gets 400 and the connection
+  closes; Sanic would keep it under another name, so a proxy and the server could
+  disagree about where the body ends (request smuggling).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -132,13 +137,17 @@ class HttpRateLimits:
         """Before checking a password: per-address attempts and the account's failures."""
         await self.policy.login_attempt(self.address(request), account)
 
-    async def login_failed(self, account: str) -> None:
-        """Record a wrong password for ``account``."""
-        await self.policy.login_failed(account)
+    async def login_account(self, user_id: str) -> None:
+        """The resolved account's failures, whichever of its names was typed."""
+        await self.policy.login_account(user_id)
 
-    async def login_succeeded(self, account: str) -> None:
-        """A right password clears the account's failures."""
-        await self.policy.login_succeeded(account)
+    async def login_failed(self, account: str, user_id: str | None = None) -> None:
+        """Record a wrong password for ``account`` (and the account it names)."""
+        await self.policy.login_failed(account, user_id)
+
+    async def login_succeeded(self, account: str, user_id: str | None = None) -> None:
+        """A right password clears the failures."""
+        await self.policy.login_succeeded(account, user_id)
 
     async def signup_attempt(self, request: Request) -> None:
         """Count one signup from the caller's address."""
@@ -270,9 +279,26 @@ class SameSite:
             )
 
 
+# After every line break of a request head, a field name (RFC 9110 token) and a colon.
+_BAD_HEADER_LINE = re.compile(rb"\r\n(?![!#$%&'*+\-.^_`|~0-9A-Za-z]+:)")
+
+
+def check_request_head(head: bytes) -> None:
+    """Refuse a head with a header name that is not a token: whitespace before the
+    colon, line folding, a line without a colon. RFC 9112 (5.1) wants 400 for these."""
+    if _BAD_HEADER_LINE.search(head):
+        raise ValueError("malformed header line")
+
+
 def install_middleware(app: Sanic, limits: HttpRateLimits, cors: Cors, same_site: SameSite) -> None:
-    """Register CORS preflights, the cross-site check, API-call counting and the
-    response headers on ``app``."""
+    """Register the request-head check, CORS preflights, the cross-site check, API-call
+    counting and the response headers on ``app``."""
+
+    # Inline while Sanic parses the head: an exception here is its 400 "Bad Request"
+    # (JSON through the error handler), and the connection is closed after it.
+    @app.signal("http.lifecycle.read_head")
+    async def _check_head(head: bytes) -> None:
+        check_request_head(head)
 
     @app.on_request
     async def _cors_preflight(request: Request) -> HTTPResponse | None:

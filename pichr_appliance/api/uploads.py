@@ -160,12 +160,14 @@ async def one_request(request: Request) -> HTTPResponse:
 @bp.post("/finalize")
 @operation(
     id="finalize", summary="The File of a finished upload", tag="uploads", auth="optional",
-    body=FinalizeRequest, responses={200: FileOut}, errors=[404, 409],
+    body=FinalizeRequest, responses={200: FileOut}, errors=[404, 409], permission="upload",
     description="409 `upload_incomplete` while the bytes have not arrived.",
 )  # fmt: skip
 async def finalize(request: Request) -> HTTPResponse:
     rt = request.app.ctx.runtime
     actor = await authenticate(request)
+    if actor is not None:  # an API key without `upload` finishes no upload either
+        actor = await require_actor(request, "upload")
     body = parse(request, FinalizeRequest)
     file = await uploads.finalize(rt, actor.user if actor else None, body.uploadId, body.fileId)
     album_ids = await files_service.album_ids_for([file.id], actor.user if actor else None)

@@ -12,6 +12,7 @@ import multiprocessing
 import click
 
 from .. import __version__
+from ..config import private_umask
 from .common import State, common_options, emit, run_with_db, settings_from
 from .configuration import config_group
 from .moderation import moderate, stats
@@ -29,6 +30,7 @@ __all__ = ["State", "cli", "common_options", "emit", "main", "run_with_db", "set
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """pichr-appliance: a self-hosted image host that speaks the Pichr API."""
+    private_umask()  # what every command writes (database, images, backups) is private
     ctx.ensure_object(State)
 
 

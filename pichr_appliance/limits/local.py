@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from ..config import private_file
 from .base import Decision, RateLimitStore, bucket_width, decide, first_live_bucket
 
 SCHEMA = """
@@ -43,6 +44,7 @@ class LocalRateLimitStore(RateLimitStore):
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
+            private_file(self.path)  # 0600 under any umask, and so its -wal/-shm
             db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=OFF")

@@ -108,11 +108,15 @@ def username_value(value: str) -> str:
 
 
 def filename_value(name: str) -> str:
-    """A non-blank name without control characters, reduced to its last path part."""
-    if not name.strip():
-        raise ValueError("required")
+    """A non-blank name without control characters, reduced to its last path part.
+
+    Format characters (category Cf: U+202E right-to-left override, zero-width spaces,
+    BOM...) are removed: they make a name display as another one ("x\u202egnp.exe")."""
     if any(unicodedata.category(c) == "Cc" for c in name):
         raise ValueError("control characters are not allowed")
+    name = "".join(c for c in name if unicodedata.category(c) != "Cf")
+    if not name.strip():
+        raise ValueError("required")
     # Path separators are harmless (keys are built from ids), but they are not a name.
     return name.replace("\\", "/").rsplit("/", 1)[-1] or "image"
 

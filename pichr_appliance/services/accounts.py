@@ -112,8 +112,12 @@ async def create_user(
     role: str = "user",
     plan: str | None = None,
     age_confirmed: bool = False,
+    external_id: str | None = None,
 ) -> User:
-    """Create an account; 400 on invalid fields, 409 when email or username is taken."""
+    """Create an account; 400 on invalid fields, 409 when email or username is taken.
+
+    ``external_id``: the identity a sign-in plugin vouches for (``"<source>:<id>"``),
+    the one link such a plugin may follow to this account."""
     email = normalize_email(email)
     check_username(username)
     if password is not None:
@@ -122,11 +126,13 @@ async def create_user(
     plan = check_plan(settings, plan or settings.auth.default_plan)
     for field, value in (("firstName", first_name), ("lastName", last_name)):
         check_value(field, _name_value, value)
+    # Hashed before the uniqueness checks: a taken email or username then costs as
+    # long as a new account, and the time of a 409 does not tell which one it was.
+    password_hash = await passwords.hash(password) if password is not None else None
     if await User.filter(email=email).exists():
         raise conflict("email: an account with this email already exists", "email_taken")
     if await User.filter(username_key=username.lower()).exists():
         raise conflict("username: this username is taken", "username_taken")
-    password_hash = await passwords.hash(password) if password is not None else None
     try:
         return await User.create(
             id=new_id("usr"),
@@ -139,6 +145,7 @@ async def create_user(
             role=role,
             plan=plan,
             age_confirmed=bool(age_confirmed),
+            external_id=external_id,
         )
     except IntegrityError:
         # Lost a race with a concurrent signup for the same email or username.

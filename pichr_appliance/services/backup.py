@@ -156,11 +156,16 @@ async def create_backup(
     else:
         folder = dest
         folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(folder, 0o700)  # secret.key and the database are inside
     try:
         manifest = await _fill(rt, folder, db, config_file, on_object, on_total)
         if tar:
             mode = "w:gz" if dest.name.endswith(("gz", "tgz")) else "w"
             partial = dest.with_name(dest.name + ".partial")
+            # It holds secret.key and the database: 0600 under any umask.
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)
+            os.close(fd)
             with tarfile.open(partial, mode) as archive:
                 for path in sorted(folder.rglob("*")):
                     archive.add(path, arcname=path.relative_to(folder).as_posix(), recursive=False)
@@ -317,13 +322,14 @@ def place_files(settings: Any, folder: Path, manifest: dict[str, Any], force: bo
         raise BackupError("restore writes a SQLite database; database.url names another kind")
     notes = []
     data = settings.data_path
-    data.mkdir(parents=True, exist_ok=True)
+    data.mkdir(mode=0o700, parents=True, exist_ok=True)
     db.parent.mkdir(parents=True, exist_ok=True)
     if force:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
     tmp = db.with_name(db.name + ".restoring")
     shutil.copyfile(folder / DATABASE, tmp)
+    os.chmod(tmp, 0o600)
     os.replace(tmp, db)
     for name in EXTRA_FILES:
         if name in manifest["files"]:

@@ -99,7 +99,7 @@ def check_data_dir(settings: Settings) -> list[Check]:
                 "data directory",
                 "fail",
                 f"{path} is writable by everyone (mode {stat.filemode(mode)})",
-                f"chmod 750 {path}",
+                f"chmod 700 {path}",
             )
         )
     elif mode & stat.S_IROTH:
@@ -109,7 +109,7 @@ def check_data_dir(settings: Settings) -> list[Check]:
                 "warn",
                 f"{path} is readable by everyone (mode {stat.filemode(mode)}): private "
                 "images and the database are exposed to other local users",
-                f"chmod 750 {path}",
+                f"chmod 700 {path}",
             )
         )
     secret = path / "secret.key"

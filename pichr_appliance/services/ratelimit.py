@@ -67,24 +67,33 @@ class RateLimiter:
             raise too_many(decision)
         # Keyed by what was typed, whether or not such an account exists: the answer
         # must not tell the two apart.
-        failures = await self.store.hit(
-            f"login-fail:{account.strip().lower()}", rl.login_failures_per_account, HOUR, 0
-        )
+        await self._check_failures(login_fail_key(account))
+
+    async def login_account(self, user_id: str) -> None:
+        """Once the typed name resolved to an account: its failures, whichever of its
+        names (email, username) were typed, so that each name does not get its own
+        allowance."""
+        if self.enabled:
+            await self._check_failures(f"login-fail-account:{user_id}")
+
+    async def _check_failures(self, key: str) -> None:
+        limit = self.settings.rate_limits.login_failures_per_account
+        failures = await self.store.hit(key, limit, HOUR, 0)
         if failures.remaining <= 0:
             raise too_many(failures)
 
-    async def login_failed(self, account: str) -> None:
-        """Record a wrong password for ``account``."""
+    async def login_failed(self, account: str, user_id: str | None = None) -> None:
+        """Record a wrong password for the typed ``account`` and the account it names."""
         if self.enabled:
-            rl = self.settings.rate_limits
-            await self.store.hit(
-                f"login-fail:{account.strip().lower()}", rl.login_failures_per_account, HOUR
-            )
+            limit = self.settings.rate_limits.login_failures_per_account
+            for key in login_fail_keys(account, user_id):
+                await self.store.hit(key, limit, HOUR)
 
-    async def login_succeeded(self, account: str) -> None:
-        """A right password clears the account's failures."""
+    async def login_succeeded(self, account: str, user_id: str | None = None) -> None:
+        """A right password clears the failures of the typed name and of the account."""
         if self.enabled:
-            await self.store.reset(f"login-fail:{account.strip().lower()}")
+            for key in login_fail_keys(account, user_id):
+                await self.store.reset(key)
 
     async def signup_attempt(self, address: str) -> None:
         """Count one signup from ``address``; 429 over the hourly limit."""
@@ -110,6 +119,19 @@ class RateLimiter:
             decision = await self.store.hit(f"{name}:{who}", limit, HOUR)
             if not decision.allowed:
                 raise too_many(decision, "Report limit exceeded")
+
+
+def login_fail_key(account: str) -> str:
+    """The failure counter of a typed login name (account or not)."""
+    return f"login-fail:{account.strip().lower()}"
+
+
+def login_fail_keys(account: str, user_id: str | None) -> list[str]:
+    """The typed name's counter and, when it named an account, the account's."""
+    keys = [login_fail_key(account)]
+    if user_id is not None:
+        keys.append(f"login-fail-account:{user_id}")
+    return keys
 
 
 def too_many(decision: Decision, message: str = "Rate limit exceeded") -> ApiError:

@@ -85,6 +85,8 @@ class LocalStorage(StorageBackend):
         return size
 
     async def _place(self, tmp: Path, dest: Path) -> None:
+        # Private images too: readable by the service user only, whatever the umask.
+        os.chmod(tmp, 0o600)
         dest.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, dest)
 

@@ -38,4 +38,19 @@ def startup(runtime: Any) -> None:
             "%s headers will be ignored; list your proxy's address there",
             config.user_header,
         )
+    if runtime.settings.auth.allow_signup:
+        log.warning(
+            "plugin.auth_proxy is enabled while auth.allow_signup is on: anyone can make "
+            "a local account; the proxy never signs in as one it did not create or that "
+            "was not linked (pichr-appliance auth-proxy link), but consider "
+            "auth.allow_signup = false"
+        )
     pm.register(AuthProxy(config), name=ACTIVE_NAME)
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    """``pichr-appliance auth-proxy link|unlink``."""
+    from .commands import auth_proxy_group
+
+    cli.add_command(auth_proxy_group)

@@ -15,6 +15,7 @@ from pichr_appliance.models import User
 from pichr_appliance.services import accounts, audit
 
 from .config import AuthProxyConfig
+from .linking import adoptable, external_id
 
 log = logging.getLogger("pichr_auth_proxy")
 OPERATOR = audit.Operator(label="auth-proxy", role="admin")
@@ -42,6 +43,11 @@ def single_header(request: Any, name: str) -> str | None:
     return values[0].strip()
 
 
+def cfg_name(config: AuthProxyConfig, name: str) -> str:
+    """``Remote-User: name`` for the log."""
+    return f"{config.user_header}: {name}"
+
+
 class AuthProxy:
     """The ``actor_from_request`` implementation, registered when the plugin is enabled."""
 
@@ -67,9 +73,7 @@ class AuthProxy:
         groups_raw = single_header(request, cfg.groups_header) or ""
         groups = {g.strip() for g in groups_raw.split(",") if g.strip()}
 
-        user = await User.get_or_none(username_key=name.lower())
-        if user is None:
-            user = await self._create(runtime, name, email, groups)
+        user = await self._account(runtime, name, email, groups)
         if user.disabled:
             return user  # the core refuses it (403 account_disabled)
         if cfg.manages_roles:
@@ -80,6 +84,37 @@ class AuthProxy:
                 await audit.record(
                     OPERATOR, "set_role", "user", user.id, data={"from": old, "to": role}
                 )
+        return user
+
+    async def _account(self, runtime: Any, name: str, email: str | None, groups: set[str]) -> User:
+        """The account linked to ``name``: found by its external id, or created; an
+        unlinked account of the same username is linked only when it is one that only
+        the proxy could have made (no password, same email), else 409."""
+        ident = external_id(name)
+        user = await User.get_or_none(external_id=ident)
+        if user is not None:
+            return user
+        user = await User.get_or_none(username_key=name.lower())
+        if user is None:
+            return await self._create(runtime, name, email, groups)
+        expected = (email or f"{name.lower()}@{self.config.email_domain}").strip().lower()
+        if not adoptable(user, expected):
+            log.warning(
+                "auth-proxy: refused %s: the account %s (%s) is not linked to the proxy "
+                "(it has a local password, another email or another link); if it is "
+                "theirs, run: pichr-appliance auth-proxy link %s",
+                cfg_name(self.config, name), user.username, user.id, user.username,
+            )  # fmt: skip
+            raise ApiError(
+                409,
+                "account_not_linked",
+                f"an account named {name!r} exists but is not linked to this sign-in; "
+                "an administrator can link it",
+            )
+        user.external_id = ident
+        await user.save(update_fields=["external_id", "updated_at"])
+        await audit.record(OPERATOR, "link_user", "user", user.id, data={"externalId": ident})
+        log.info("auth-proxy: linked existing account %s (%s)", user.username, user.id)
         return user
 
     async def _create(self, runtime: Any, name: str, email: str | None, groups: set[str]) -> User:
@@ -96,13 +131,14 @@ class AuthProxy:
                 username=name,
                 password=None,
                 role=role,
+                external_id=external_id(name),
             )
         except ApiError as exc:
             if exc.status != 409:
                 raise refused(f"cannot create an account for {name!r}: {exc.message}") from None
             # Another request for the same new user won the race: use its account.
-            user = await User.get_or_none(username_key=name.lower())
-            if user is None:  # the email belongs to someone else
+            user = await User.get_or_none(external_id=external_id(name))
+            if user is None:  # the email or the name belongs to someone else
                 raise ApiError(409, "account_conflict", exc.message) from None
             return user
         log.info("auth-proxy: created account %s (%s, role %s)", user.username, user.id, role)

@@ -164,9 +164,10 @@ def test_spoofing_attempts_through_the_proxy(pichr_client, pichr_user):
     for bad in ("alice smith", "../admin", "al", "x" * 40, "al\u00efce".encode("latin-1")):
         r = me(pichr_client, **{"Remote-User": bad})
         assert r.status == 401 and r.json["code"] == "invalid_remote_user", bad
-    # Naming an existing account signs in as that account: the proxy is trusted.
+    # Naming an existing local account (it has a password) does not sign in as it: the
+    # proxy follows only links it made or an operator made (test_pre_hijacking.py).
     r = me(pichr_client, **{"Remote-User": pichr_user["user"]["username"].upper()})
-    assert r.json["user"]["id"] == pichr_user["user"]["id"]
+    assert r.status == 409 and r.json["code"] == "account_not_linked"
 
 
 @pytest.mark.parametrize("pichr_overrides", [TRUSTED])
