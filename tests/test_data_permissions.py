@@ -27,7 +27,10 @@ def test_serve_backup_and_doctor_keep_the_data_private(tmp_path):
     old = os.umask(0o022)  # the usual umask: what a service inherits on most systems
     try:
         data = tmp_path / "data"
-        server = LiveServer(data).start()
+        # SQLite even in the PostgreSQL run: the files under test are the SQLite
+        # database's, and backup/doctor below read this data directory's database.
+        sqlite = {"PICHR_DATABASE__URL": "sqlite://" + str(data.resolve() / "pichr.sqlite3")}
+        server = LiveServer(data, env=sqlite).start()
         try:
             base = server.url + "/api/v1"
             body = {"email": "p@example.com", "username": "perm", "password": "a long password"}

@@ -12,7 +12,12 @@ from pichr_appliance.testing import LiveServer
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     # A real server: ReusableClient runs its loop only while a request of its own is on.
-    live = LiveServer(tmp_path_factory.mktemp("heads") / "data").start()
+    # SQLite even in the PostgreSQL run: this server lives for the module, and throwaway
+    # PostgreSQL databases are dropped after each test. Heads are parsed before any
+    # database is asked.
+    data = tmp_path_factory.mktemp("heads") / "data"
+    database = "sqlite://" + str(data.resolve() / "pichr.sqlite3")
+    live = LiveServer(data, env={"PICHR_DATABASE__URL": database}).start()
     try:
         yield live
     finally:
