@@ -102,6 +102,25 @@ def migrate(settings: Any) -> None:
         raise errors[0]
 
 
+def raw_exchange(port: int, data: bytes, wait: float = 6.0) -> tuple[bytes, bool]:
+    """Send raw bytes to a local server, then read until it closes or ``wait`` passes.
+
+    Returns what was read and whether the server closed the connection (tests of
+    request parsing that an HTTP client would refuse to send)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as sock:
+        sock.sendall(data)
+        chunks, deadline = [], time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                break
+            if not chunk:
+                return b"".join(chunks), True
+            chunks.append(chunk)
+        return b"".join(chunks), False
+
+
 class ApiClient:
     """Synchronous HTTP helper over a ReusableClient; methods return the response.
 

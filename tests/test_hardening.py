@@ -1,31 +1,14 @@
 """Hostile input at the edges: slow clients, huge headers, polyglots, headers on every answer."""
 
-import socket
 import time
 
 import pytest
 from PIL import Image
 
 from pichr_appliance import imaging, security
-from pichr_appliance.testing import LiveServer, sample_image_bytes
+from pichr_appliance.testing import LiveServer, raw_exchange, sample_image_bytes
 
 MAX = 50_000_000
-
-
-def raw_exchange(port, data, wait=6.0):
-    """Send raw bytes, then read until the server closes or ``wait`` passes."""
-    with socket.create_connection(("127.0.0.1", port), timeout=wait) as sock:
-        sock.sendall(data)
-        chunks, deadline = [], time.monotonic() + wait
-        while time.monotonic() < deadline:
-            try:
-                chunk = sock.recv(65536)
-            except TimeoutError:
-                break
-            if not chunk:
-                return b"".join(chunks), True
-            chunks.append(chunk)
-        return b"".join(chunks), False
 
 
 def test_a_client_that_stops_sending_is_cut_off(tmp_path):

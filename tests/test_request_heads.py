@@ -1,12 +1,10 @@
 """Request heads that proxies and Sanic could read differently are refused (400 JSON)."""
 
 import json
-import socket
-import time
 
 import pytest
 
-from pichr_appliance.testing import LiveServer
+from pichr_appliance.testing import LiveServer, raw_exchange
 
 
 @pytest.fixture(scope="module")
@@ -25,22 +23,6 @@ def server(tmp_path_factory):
 
 
 SMUGGLED = b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n"
-
-
-def raw_exchange(port, data, wait=3.0):
-    """Send raw bytes, then read until the server closes or ``wait`` passes."""
-    with socket.create_connection(("127.0.0.1", port), timeout=wait) as sock:
-        sock.sendall(data)
-        chunks, deadline = [], time.monotonic() + wait
-        while time.monotonic() < deadline:
-            try:
-                chunk = sock.recv(65536)
-            except TimeoutError:
-                break
-            if not chunk:
-                return b"".join(chunks), True
-            chunks.append(chunk)
-        return b"".join(chunks), False
 
 
 def answers(raw: bytes) -> list[bytes]:
