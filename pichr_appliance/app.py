@@ -11,6 +11,7 @@ from sanic import Sanic
 
 from . import __version__
 from .api import BLUEPRINTS
+from . import web
 from .api.middleware import Cors, HttpRateLimits, SameSite, install_middleware
 from .api.operations import check_response
 from .config import Settings
@@ -34,7 +35,7 @@ def create_app(
     app = Sanic(name)
     _configure_sanic(app, settings)
     _set_context(app, rt)
-    for bp in BLUEPRINTS:
+    for bp in [*BLUEPRINTS, *web.blueprints(settings)]:
         app.blueprint(bp)
     for index, (_, path, handler, methods) in enumerate(plugin_routes(rt)):
         app.add_route(handler, path, methods=list(methods), name=f"plugin_route_{index}")

@@ -175,6 +175,19 @@ class PluginSettings(_Section):
     disabled: list[str] = []
 
 
+class WebSettings(_Section):
+    """The browser interface (``pichr_appliance/web``; docs/web.md)."""
+
+    enabled: bool = True
+    # The public feed at "/"; off, "/" is the sign-in page.
+    public_feed: bool = True
+    site_name: str = Field("Pichr", min_length=1, max_length=60)
+    # Files above this size go through the multipart API from the upload page, in parts
+    # of part_size bytes, so that a dropped connection or a reload resumes.
+    multipart_threshold: int = Field(16 * 1024 * 1024, ge=5 * 1024 * 1024)
+    part_size: int = Field(8 * 1024 * 1024, ge=5 * 1024 * 1024)
+
+
 class Settings(_Section):
     """Every setting of the appliance; see ``config.example.toml``."""
 
@@ -188,6 +201,7 @@ class Settings(_Section):
     plans: dict[str, PlanSettings] = Field(default_factory=lambda: dict(DEFAULT_PLANS))
     moderation: ModerationSettings = ModerationSettings()
     rate_limits: RateLimitSettings = RateLimitSettings()
+    web: WebSettings = WebSettings()
     plugins: PluginSettings = PluginSettings()
     # Free-form sections for plugins: [plugin.<name>] in TOML.
     plugin: dict[str, dict[str, Any]] = {}

@@ -20,9 +20,25 @@ def test_every_route_declares_its_operation(tmp_path):
     missing = [
         (sorted(route.methods), route.path)
         for route in app.router.routes
-        if not route.path.startswith("-/") and operation_of(route.handler) is None
+        if not route.path.startswith("-/")
+        and operation_of(route.handler) is None
+        and not is_page(route.handler)
     ]
     assert missing == [], "routes without an @operation declaration"
+
+
+def is_page(handler) -> bool:
+    """HTML pages and assets of the web interface are not API operations."""
+    return getattr(handler, "__pichr_page__", False) and handler.__module__.startswith(
+        "pichr_appliance.web."
+    )
+
+
+def test_only_web_interface_routes_are_pages(tmp_path):
+    app = create_app(make_settings(tmp_path / "data"), name="pichr_operations_pages")
+    pages = [route.path for route in app.router.routes if is_page(route.handler)]
+    assert "static/<version:str>/<relative:path>" in pages
+    assert all(not path.startswith("api/") for path in pages)
 
 
 def test_make_settings_switches_the_response_checker_on(tmp_path):

@@ -13,12 +13,14 @@ from . import (
     moderation,
     serving,
     uploads,
+    web_session,
 )
 
 BLUEPRINTS = [
     health.bp,
     discovery.bp,
     auth.bp,
+    web_session.bp,
     keys.bp,
     uploads.bp,
     files.bp,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, empty, json
 
@@ -32,6 +34,14 @@ bp = Blueprint("auth", url_prefix="/api/v1/auth")
     "email or username.",
 )  # fmt: skip
 async def signup(request: Request) -> HTTPResponse:
+    user, session = await register_from_request(request)
+    answer = AuthResult(user=accounts.user_out(user), session=SessionOut(**session))
+    return json(answer.dump(), status=201)
+
+
+async def register_from_request(request: Request) -> tuple[Any, dict[str, Any]]:
+    """Signup as every sign-up route does it (this one, the browser's cookie session):
+    the setting, the body, the rate limit, the account, a new session."""
     ctx = request.app.ctx
     if not ctx.runtime.settings.auth.allow_signup:
         raise forbidden("Signup is disabled on this server", "signup_disabled")
@@ -49,8 +59,7 @@ async def signup(request: Request) -> HTTPResponse:
     session = await sessions.start_session(
         ctx.runtime.settings, ctx.runtime.tokens, user, request.headers.get("user-agent", "")
     )
-    answer = AuthResult(user=accounts.user_out(user), session=SessionOut(**session))
-    return json(answer.dump(), status=201)
+    return user, session
 
 
 @bp.post("/login")
@@ -59,6 +68,13 @@ async def signup(request: Request) -> HTTPResponse:
     body=LoginBody, responses={200: AuthResult}, errors=[401, 403],
 )  # fmt: skip
 async def login(request: Request) -> HTTPResponse:
+    user, session = await sign_in_from_request(request)
+    return json(AuthResult(user=accounts.user_out(user), session=SessionOut(**session)).dump())
+
+
+async def sign_in_from_request(request: Request) -> tuple[Any, dict[str, Any]]:
+    """Login as every sign-in route does it: rate limits per address and per account,
+    the same answer and cost whether the account exists, then a new session."""
     ctx = request.app.ctx
     body = parse(request, LoginBody)
     await ctx.rate_limiter.login_attempt(request, body.email)
@@ -78,7 +94,7 @@ async def login(request: Request) -> HTTPResponse:
     session = await sessions.start_session(
         ctx.runtime.settings, ctx.runtime.tokens, user, request.headers.get("user-agent", "")
     )
-    return json(AuthResult(user=accounts.user_out(user), session=SessionOut(**session)).dump())
+    return user, session
 
 
 @bp.post("/refresh")

@@ -86,3 +86,12 @@ async def active_session(session_id: str, user_id: str) -> bool:
     return await Session.filter(
         id=session_id, user_id=user_id, revoked_at=None, expires_at__gt=utcnow()
     ).exists()
+
+
+async def end_session_of_refresh_token(refresh_token: str, reason: str = "logout") -> None:
+    """End the session that ``refresh_token`` belongs to (used or not); unknown: nothing."""
+    if not isinstance(refresh_token, str) or not refresh_token or len(refresh_token) > 200:
+        return
+    row = await RefreshToken.get_or_none(token_hash=sha256_hex(refresh_token))
+    if row is not None:
+        await end_session(row.session_id, reason)
