@@ -9,9 +9,8 @@ from typing import Any
 
 from sanic import Sanic
 
-from . import __version__
+from . import __version__, web
 from .api import BLUEPRINTS
-from . import web
 from .api.middleware import Cors, HttpRateLimits, SameSite, install_middleware
 from .api.operations import check_response
 from .config import Settings
