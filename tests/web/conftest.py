@@ -48,7 +48,9 @@ def browser() -> Iterator[Any]:
             instance.close()
 
 
-def serve(tmp: Path, env: dict[str, str] | None = None, args: list[str] | None = None) -> LiveServer:
+def serve(
+    tmp: Path, env: dict[str, str] | None = None, args: list[str] | None = None
+) -> LiveServer:
     """A started ``serve`` on SQLite in ``tmp`` with rate limits off (every browser
     request comes from 127.0.0.1; the limits have tests of their own)."""
     data = tmp / "data"
