@@ -88,11 +88,15 @@ def render(
     """Render ``template`` as an HTML answer with the CSP and no caching by shared caches
     (pages show who is signed in only after the script ran, but private answers vary)."""
     settings = request.app.ctx.runtime.settings
-    body = environment().get_template(template).render(
-        site_name=settings.web.site_name,
-        stylesheets=STYLESHEETS,
-        config_json=json.dumps(page_config(settings)).replace("<", "\\u003c"),
-        **context,
+    body = (
+        environment()
+        .get_template(template)
+        .render(
+            site_name=settings.web.site_name,
+            stylesheets=STYLESHEETS,
+            config_json=json.dumps(page_config(settings)).replace("<", "\\u003c"),
+            **context,
+        )
     )
     answer = html(body, status=status, headers=headers or {})
     answer.headers["Content-Security-Policy"] = csp_header(settings)
