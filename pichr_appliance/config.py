@@ -161,6 +161,10 @@ class RateLimitSettings(_Section):
     # Which registered store keeps the counts ("local": a SQLite file shared by the
     # workers of one machine; plugins add others, e.g. Redis for several machines).
     store: str = "local"
+    # Development: clients on loopback (127.0.0.1, ::1) are not held to the plans'
+    # hourly API-call and upload limits (sign-in guards still apply). Off in production:
+    # behind a proxy on the same machine every client would look local.
+    exempt_loopback: bool = False
     login_per_ip_per_hour: int = Field(60, ge=1)
     login_failures_per_account: int = Field(10, ge=1)
     signup_per_ip_per_hour: int = Field(20, ge=1)

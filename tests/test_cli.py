@@ -30,6 +30,7 @@ def run(tmp_path, monkeypatch):
         )
         return result
 
+    assert invoke("migrate").exit_code == 0  # commands other than serve/migrate need one
     return invoke
 
 

@@ -134,6 +134,7 @@ def test_sharex_from_the_cli(tmp_path, monkeypatch):
     def run(*args):
         return CliRunner().invoke(cli, [*args, "--data-dir", data, *fast], catch_exceptions=False)
 
+    run("migrate")
     run(
         "user", "create", "--email", "s@example.com", "--username", "shooter",
         "--password", "long-password",
@@ -148,6 +149,7 @@ def test_sharex_from_the_cli(tmp_path, monkeypatch):
     assert sxcu["RequestURL"] == "https://img.example.com/api/v1/upload"
     assert sxcu["Name"] == "pichr (img.example.com)"
     assert oct(out.stat().st_mode & 0o777) == "0o600"
+    fast += ["-s", "server.public_url=https://img.example.com"]
     r = run("integrations", "sharex", "--user", "shooter", "--key", "pk_given")
     assert json.loads(r.output)["Headers"]["Authorization"] == "Bearer pk_given"
     r = run("integrations", "sharex", "--user", "nobody")

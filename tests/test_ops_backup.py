@@ -111,6 +111,7 @@ def test_backup_while_serving_and_restore_into_an_empty_directory(tmp_path):
 
 def test_restore_refuses_non_empty_targets_and_damaged_backups(tmp_path):
     data = tmp_path / "data"
+    assert cli(data, "migrate").returncode == 0
     out = cli(
         data, "user", "create", "--email", "a@example.com", "--username", "admin",
         "--password", "long-password",
@@ -148,6 +149,7 @@ def test_restore_refuses_non_empty_targets_and_damaged_backups(tmp_path):
 def test_restored_objects_keep_their_keys(tmp_path):
     """Keys are part of the data (r2Key): a restore puts each object where it was."""
     data = tmp_path / "data"
+    assert cli(data, "migrate").returncode == 0
     cli(data, "user", "create", "--email", "a@example.com", "--username", "admin",
         "--password", "long-password", "--role", "admin")  # fmt: skip
     pic = tmp_path / "pics"

@@ -37,6 +37,7 @@ def run(tmp_path, monkeypatch):
     def invoke(*args):
         return CliRunner().invoke(cli, [*args, "--data-dir", data], catch_exceptions=False)
 
+    assert invoke("migrate").exit_code == 0
     invoke(
         "user", "create", "--email", "a@example.com", "--username", "admin",
         "--password", "long-password", "--role", "admin",

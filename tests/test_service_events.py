@@ -59,6 +59,7 @@ def cli_run(tmp_path, monkeypatch):
         return [r for r in rows if r["event"] == name]
 
     invoke.events = events
+    assert invoke("migrate").exit_code == 0
     return invoke
 
 

@@ -29,7 +29,7 @@ bp = Blueprint("auth", url_prefix="/api/v1/auth")
 @bp.post("/signup")
 @operation(
     id="signup", summary="Create an account", tag="auth", auth="none",
-    body=SignupBody, responses={201: AuthResult}, errors=[403, 409],
+    counted=False, body=SignupBody, responses={201: AuthResult}, errors=[403, 409],
     description="403 `signup_disabled` when `auth.allow_signup` is off; 409 for a taken "
     "email or username.",
 )  # fmt: skip
@@ -65,7 +65,7 @@ async def register_from_request(request: Request) -> tuple[Any, dict[str, Any]]:
 @bp.post("/login")
 @operation(
     id="login", summary="Sign in with email or username", tag="auth", auth="none",
-    body=LoginBody, responses={200: AuthResult}, errors=[401, 403],
+    counted=False, body=LoginBody, responses={200: AuthResult}, errors=[401, 403],
 )  # fmt: skip
 async def login(request: Request) -> HTTPResponse:
     user, session = await sign_in_from_request(request)
@@ -100,7 +100,7 @@ async def sign_in_from_request(request: Request) -> tuple[Any, dict[str, Any]]:
 @bp.post("/refresh")
 @operation(
     id="refresh", summary="Exchange a refresh token (single use)", tag="auth", auth="none",
-    body=RefreshBody, responses={200: SessionResult}, errors=[401, 403],
+    counted=False, body=RefreshBody, responses={200: SessionResult}, errors=[401, 403],
 )  # fmt: skip
 async def refresh(request: Request) -> HTTPResponse:
     ctx = request.app.ctx

@@ -38,6 +38,7 @@ from ..errors import ApiError
 from ..limits import Decision, RateLimitStore
 from ..services.ratelimit import RateLimiter
 from .context import authenticate
+from .operations import operation_of
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -46,10 +47,9 @@ SECURITY_HEADERS = {
 }
 # JSON answers are data, never a page: nothing in them may load, run or be framed.
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
 # Probes for load balancers and the contract document are not API calls worth counting.
-EXEMPT_PATHS = frozenset({"/api/v1/health", "/api/v1/openapi.json"})
-
-
 @lru_cache(maxsize=32)
 def _networks(proxies: tuple[str, ...]) -> tuple:
     return tuple(ipaddress.ip_network(p, strict=False) for p in proxies)
@@ -131,7 +131,19 @@ class HttpRateLimits:
 
     async def upload_started(self, request: Request, user: Any) -> None:
         """Count one upload (429 over the plan's ``uploads_per_hour``)."""
-        await self.policy.upload_started(self.address(request), user)
+        if not self.exempt(request):
+            await self.policy.upload_started(self.address(request), user)
+
+    def exempt(self, request: Request) -> bool:
+        """Whether the plans' hourly limits spare this caller: with
+        ``rate_limits.exempt_loopback`` on, a client on this machine (a developer
+        repeating the guide). The sign-in guards apply to everyone."""
+        if not self.policy.settings.rate_limits.exempt_loopback:
+            return False
+        try:
+            return ipaddress.ip_address(self.address(request)).is_loopback
+        except ValueError:
+            return False
 
     async def login_attempt(self, request: Request, account: str) -> None:
         """Before checking a password: per-address attempts and the account's failures."""
@@ -188,8 +200,22 @@ class Cors:
             return None
         if not request.headers.get("access-control-request-method"):
             return None
+        if not self.enabled:
+            # Without this, the preflight reached the router and answered 405, which
+            # reads like a bug of the server rather than a switched-off feature.
+            raise ApiError(
+                403,
+                "cors_disabled",
+                "Cross-origin requests (CORS) are off on this server. To let pages of "
+                f"{origin} call it, list that origin in server.cors_origins "
+                "(PICHR_SERVER__CORS_ORIGINS, docs/configuration.md).",
+            )
         if not self.allows(origin):
-            raise ApiError(403, "cors_forbidden", f"Origin {origin} is not allowed")
+            raise ApiError(
+                403,
+                "cors_forbidden",
+                f"Origin {origin} is not allowed; server.cors_origins lists the allowed ones",
+            )
         wanted = request.headers.get("access-control-request-headers", "")
         asked = [h.strip().lower() for h in wanted.split(",") if h.strip()]
         refused = [h for h in asked if h not in ALLOWED_HEADERS]
@@ -302,19 +328,19 @@ def install_middleware(app: Sanic, limits: HttpRateLimits, cors: Cors, same_site
 
     @app.on_request
     async def _cors_preflight(request: Request) -> HTTPResponse | None:
-        if cors.enabled and request.method == "OPTIONS":
+        if request.method == "OPTIONS":
             return cors.preflight(request)
         return None
 
     @app.on_request
     async def _count_api_call(request: Request) -> None:
         path = request.path
-        if (
-            not limits.enabled
-            or not path.startswith("/api/v1/")
-            or path in EXEMPT_PATHS
-            or request.method == "OPTIONS"
-        ):
+        if not limits.enabled or not path.startswith("/api/v1/") or request.method == "OPTIONS":
+            return
+        op = operation_of(request.route.handler) if request.route is not None else None
+        if op is not None and not op.counted:
+            return  # declared uncounted: health, discovery, and sign-in (own limits)
+        if limits.exempt(request):
             return
         try:
             actor = await authenticate(request)

@@ -82,7 +82,7 @@ def _answer(request: Request, user: User, session: dict[str, Any], status: int) 
 @bp.post("/signup")
 @operation(
     id="webSignup", summary="Create an account (browser session)", tag="web", auth="none",
-    body=SignupBody, responses={201: WebSessionOut}, errors=[403, 409],
+    counted=False, body=SignupBody, responses={201: WebSessionOut}, errors=[403, 409],
     description="As `signup`; the refresh token is set as the `pichr_refresh` cookie.",
 )  # fmt: skip
 async def web_signup(request: Request) -> HTTPResponse:
@@ -94,7 +94,7 @@ async def web_signup(request: Request) -> HTTPResponse:
 @bp.post("/login")
 @operation(
     id="webLogin", summary="Sign in (browser session)", tag="web", auth="none",
-    body=LoginBody, responses={200: WebSessionOut}, errors=[401, 403],
+    counted=False, body=LoginBody, responses={200: WebSessionOut}, errors=[401, 403],
     description="As `login`; the refresh token is set as the `pichr_refresh` cookie.",
 )  # fmt: skip
 async def web_login(request: Request) -> HTTPResponse:
@@ -106,7 +106,7 @@ async def web_login(request: Request) -> HTTPResponse:
 @bp.post("/refresh")
 @operation(
     id="webRefresh", summary="A new access token from the session cookie", tag="web",
-    auth="none", responses={200: WebSessionOut}, errors=[401, 403],
+    counted=False, auth="none", responses={200: WebSessionOut}, errors=[401, 403],
     description="Rotates the cookie (single use, reuse revokes the session). 401 "
     "`no_session` without a cookie; the cookie is cleared on any 401.",
 )  # fmt: skip
@@ -132,7 +132,7 @@ async def web_refresh(request: Request) -> HTTPResponse:
 @bp.post("/logout")
 @operation(
     id="webLogout", summary="End the browser session", tag="web", auth="none",
-    responses={204: None}, errors=[403],
+    counted=False, responses={204: None}, errors=[403],
     description="Ends the cookie's session (when there is one) and clears the cookie.",
 )  # fmt: skip
 async def web_logout(request: Request) -> HTTPResponse:

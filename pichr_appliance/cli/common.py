@@ -131,10 +131,49 @@ def plugin_manager(settings: Settings) -> Any:
     return pm
 
 
-def run_with_db(settings: Settings, fn: Callable[..., Coroutine[Any, Any, Any]]) -> Any:
+def data_dir_origin() -> str:
+    """Where the data directory setting came from, in words, for error messages."""
+    ctx = click.get_current_context(silent=True)
+    state = ctx.find_object(State) if ctx else None
+    if state is not None and state.data_dir is not None:
+        return "--data-dir or PICHR_DATA_DIR"
+    if state is not None and state.config is not None:
+        return f"the configuration file {state.config}, or the default"
+    return "the default: ./pichr-data in the current directory"
+
+
+def is_data_dir(settings: Settings) -> bool:
+    """Whether the data directory of ``settings`` holds an appliance's data (its
+    signing secret or its SQLite database), not merely a folder of that name."""
+    path = settings.data_path
+    return (path / "secret.key").is_file() or (path / "pichr.sqlite3").is_file()
+
+
+def require_data_dir(settings: Settings) -> None:
+    """Refuse to go on with a data directory that ``serve`` never made: a command run
+    from another folder would otherwise create an empty ``./pichr-data`` and report
+    on it (zero accounts, no files) as if it were the server's. With an explicit
+    ``database.url`` the database names the installation, and nothing is refused."""
+    if settings.database.url or is_data_dir(settings):
+        return
+    raise click.ClickException(
+        f"no pichr-appliance data directory at {settings.data_path} (from "
+        f"{data_dir_origin()}). Point at the server's with --data-dir DIR or "
+        "PICHR_DATA_DIR (the systemd unit's is /var/lib/pichr-appliance), or create a "
+        "new one with `pichr-appliance migrate --data-dir DIR`."
+    )
+
+
+def run_with_db(
+    settings: Settings, fn: Callable[..., Coroutine[Any, Any, Any]], *, create: bool = False
+) -> Any:
     """Run ``fn(runtime)`` with the database migrated and open and storage started;
-    service errors become one-line CLI errors."""
+    service errors become one-line CLI errors. Without ``create``, the data directory
+    must exist already (:func:`require_data_dir`)."""
     from ..runtime import open_runtime
+
+    if not create:
+        require_data_dir(settings)
 
     async def main() -> Any:
         async with open_runtime(settings, pm=plugin_manager(settings)) as rt:
@@ -152,6 +191,41 @@ def emit(data: Any, as_json: bool, text: str | None = None) -> None:
         click.echo(json.dumps(data, indent=2))
     else:
         click.echo(text if text is not None else json.dumps(data, indent=2))
+
+
+def password_options(fn: Callable) -> Callable:
+    """``--password`` and ``--password-stdin`` (see :func:`resolve_password`)."""
+    fn = click.option(
+        "--password-stdin",
+        "password_stdin",
+        is_flag=True,
+        help="Read the password from the first line of standard input.",
+    )(fn)
+    return click.option(
+        "--password",
+        default=None,
+        help="The password (visible in the shell's history; prefer --password-stdin). "
+        "Omitted: asked for at a terminal, otherwise generated and printed once.",
+    )(fn)
+
+
+def resolve_password(password: str | None, from_stdin: bool) -> tuple[str, bool]:
+    """The password to set and whether it was generated: from standard input, the
+    option, a prompt at a terminal, or (no terminal: a script, a container) a new
+    random one that the command prints once."""
+    import secrets
+    import sys
+
+    if from_stdin:
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise click.ClickException("--password-stdin: standard input held no password")
+        return line, False
+    if password is not None:
+        return password, False
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True), False
+    return secrets.token_urlsafe(18), True
 
 
 def operator_name() -> str:

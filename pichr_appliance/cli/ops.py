@@ -134,7 +134,7 @@ def restore(ctx: click.Context, src: Path, force: bool, as_json: bool) -> None:
                         rt, folder, manifest, on_object=bar.advance
                     )
 
-            objects = run_with_db(settings, go)
+            objects = run_with_db(settings, go, create=True)
     except backup_service.BackupError as exc:
         raise click.ClickException(str(exc)) from None
     if force:
@@ -324,20 +324,29 @@ def integrations() -> None:
 @click.pass_context
 def sharex(ctx: click.Context, user_ref: str, api_key: str | None, output: Path | None) -> None:
     """A ShareX custom uploader (.sxcu) that uploads as USER with an upload-only API key
-    (a new one unless --key is given). Set server.public_url first."""
+    (a new one unless --key is given), for server.public_url, or else the address of
+    the server running on this data directory."""
     import json
 
-    from ..services import accounts
+    from ..services import accounts, running
     from ..services import integrations as integrations_service
 
     settings = settings_from(ctx)
+    base = settings.server.public_url or running.running_url(settings)
+    if not base:
+        raise click.ClickException(
+            "which address do uploads go to? server.public_url is not set and no server "
+            f"is running on {settings.data_path}. Set it (-s server.public_url=https://"
+            "images.example.com, PICHR_SERVER__PUBLIC_URL, or [server] public_url in the "
+            "config file), or start `pichr-appliance serve` first."
+        )
 
     async def go(rt: Runtime) -> str:
         user = await accounts.get_user(user_ref)
         return api_key or await integrations_service.new_upload_key(user)
 
     secret = run_with_db(settings, go)
-    text = json.dumps(integrations_service.sharex_config(settings, secret), indent=2)
+    text = json.dumps(integrations_service.sharex_config(settings, secret, base=base), indent=2)
     if output is None:
         click.echo(text)
     else:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
+import shlex
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -49,9 +52,11 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
         loader = AppLoader(factory=functools.partial(create_app, settings))
         app = loader.load()
         pm = app.ctx.runtime.pm
-        asyncio.run(run_migrations(settings, pm))
-        asyncio.run(check_storage(settings, pm))
-        asyncio.run(_preflight(app))
+        with _quiet("tortoise"):  # its "shutdown" line read as if the server had stopped
+            asyncio.run(run_migrations(settings, pm))
+            asyncio.run(check_storage(settings, pm))
+            asyncio.run(_preflight(app))
+            admins = asyncio.run(_count_admins(settings, pm))
     app.prepare(
         host=settings.server.host,
         port=settings.server.port,
@@ -66,8 +71,41 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
         f"{settings.server.workers} worker(s), data in {settings.data_path}, "
         f"storage {settings.storage.backend}, database {settings.database_url.split(':')[0]})"
     )
+    if not admins:
+        click.echo(
+            "no admin account yet; create the first one with:\n"
+            f"  pichr-appliance user create --data-dir {shlex.quote(str(settings.data_path))} "
+            "--email you@example.com --username you --role admin"
+        )
     sys.stdout.flush()
-    Sanic.serve(primary=app, app_loader=loader)
+    from ..services import running
+
+    record = running.announce(settings)
+    try:
+        Sanic.serve(primary=app, app_loader=loader)
+    finally:
+        running.withdraw(record)
+
+
+@contextlib.contextmanager
+def _quiet(logger: str) -> Iterator[None]:
+    """Log only warnings and errors of ``logger`` inside the block."""
+    log = logging.getLogger(logger)
+    level = log.level
+    log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
+async def _count_admins(settings: Any, pm: Any) -> int:
+    """How many admin accounts exist (the banner says how to make the first)."""
+    from ..db import database
+    from ..models import User
+
+    async with database(settings, pm, migrate=False):
+        return await User.filter(role="admin").count()
 
 
 async def _preflight(app: Any) -> None:

@@ -5,7 +5,16 @@ from __future__ import annotations
 import click
 
 from ..models import ROLES
-from .common import common_options, emit, operator_name, run_with_db, settings_from
+from .common import (
+    common_options,
+    emit,
+    operator_name,
+    password_options,
+    require_data_dir,
+    resolve_password,
+    run_with_db,
+    settings_from,
+)
 
 
 @click.group()
@@ -17,13 +26,7 @@ def user() -> None:
 @common_options
 @click.option("--email", required=True)
 @click.option("--username", required=True)
-@click.option(
-    "--password",
-    prompt=True,
-    hide_input=True,
-    confirmation_prompt=True,
-    help="Prompted for when omitted.",
-)
+@password_options
 @click.option("--role", type=click.Choice(ROLES), default="user", show_default=True)
 @click.option("--plan", default=None, help="free, pro, enterprise (default: auth.default_plan)")
 @click.option("--first-name", default="")
@@ -32,12 +35,25 @@ def user() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def create(
-    ctx, email, username, password, role, plan, first_name, last_name, age_confirmed, as_json
+    ctx,
+    email,
+    username,
+    password,
+    password_stdin,
+    role,
+    plan,
+    first_name,
+    last_name,
+    age_confirmed,
+    as_json,
 ):
-    """Create an account."""
+    """Create an account. The password comes from --password-stdin, --password, a
+    prompt at a terminal, or is generated and printed once."""
     from ..services import accounts
 
     settings = settings_from(ctx)
+    require_data_dir(settings)  # before asking for a password that would be lost
+    password, generated = resolve_password(password, password_stdin)
 
     async def go(rt):
         u = await accounts.register(
@@ -54,9 +70,11 @@ def create(
         return accounts.user_json(u)
 
     data = run_with_db(settings, go)
-    emit(
-        data, as_json, f"created {data['id']} ({data['username']}, {data['role']}, {data['plan']})"
-    )
+    text = f"created {data['id']} ({data['username']}, {data['role']}, {data['plan']})"
+    if generated:
+        data = {**data, "generatedPassword": password}
+        text += f"\npassword (shown only now): {password}"
+    emit(data, as_json, text)
 
 
 @user.command("list")
@@ -167,17 +185,21 @@ def set_plan(ctx, ref, plan):
 @user.command("reset-password")
 @common_options
 @click.argument("ref")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@password_options
 @click.pass_context
-def reset_password(ctx, ref, password):
-    """Set a new password and end every session of the account."""
+def reset_password(ctx, ref, password, password_stdin):
+    """Set a new password and end every session of the account (the password as for
+    ``user create``)."""
     settings = settings_from(ctx)
+    require_data_dir(settings)
+    password, generated = resolve_password(password, password_stdin)
 
     async def go(rt):
         from ..services import accounts
 
         u = await accounts.set_password(rt.passwords, await accounts.get_user(ref), password)
-        return f"password of {u.username} changed; sessions ended"
+        shown = f"\npassword (shown only now): {password}" if generated else ""
+        return f"password of {u.username} changed; sessions ended{shown}"
 
     click.echo(run_with_db(settings, go))
 

@@ -17,9 +17,12 @@ from . import api_keys
 SHAREX_KEY_NAME = "ShareX"
 
 
-def sharex_config(settings: Any, api_key: str, *, name: str | None = None) -> dict[str, Any]:
-    """A ShareX custom-uploader definition (the ``.sxcu`` JSON) for this appliance."""
-    base = settings.public_url
+def sharex_config(
+    settings: Any, api_key: str, *, name: str | None = None, base: str | None = None
+) -> dict[str, Any]:
+    """A ShareX custom-uploader definition (the ``.sxcu`` JSON) for this appliance;
+    ``base`` is its URL (default: ``settings.public_url``)."""
+    base = (base or settings.public_url).rstrip("/")
     host = urlsplit(base).netloc or base
     return {
         "Version": "15.0.0",

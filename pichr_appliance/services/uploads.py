@@ -97,8 +97,21 @@ async def presign(
         fileId=upload.file_id,
         r2Key=fields["storage_key"],
         expiresAt=iso(upload.expires_at),
-        message="File record created. Use PUT request to upload file, then call /finalize",
+        message=PRESIGN_MESSAGE_BUCKET if to_bucket else PRESIGN_MESSAGE_DIRECT,
     ).dump()
+
+
+# What the presign answer's ``message`` tells the client to do: with local storage the
+# PUT itself validates and stores the file; a PUT straight into an S3 bucket cannot, so
+# there /finalize does it.
+PRESIGN_MESSAGE_DIRECT = (
+    "File record created. PUT the file's bytes to uploadUrl: the file is ready when that "
+    "PUT answers 200 (POST /api/v1/upload/finalize afterwards is accepted, not needed)."
+)
+PRESIGN_MESSAGE_BUCKET = (
+    "File record created. PUT the file's bytes to uploadUrl (straight into storage), "
+    "then POST /api/v1/upload/finalize with uploadId and fileId to make it ready."
+)
 
 
 def _presign_fields(settings: Any, user: User | None, body: PresignRequest) -> dict[str, Any]:

@@ -92,6 +92,8 @@ def test_the_link_commands(tmp_path, monkeypatch):
     def invoke(*args):
         return CliRunner().invoke(cli, [*args, *base], catch_exceptions=False)
 
+    assert invoke("migrate").exit_code == 0
+
     made = invoke("user", "create", "--email", "boss@corp.example", "--username", "boss",
                   "--password", "a long password")  # fmt: skip
     assert made.exit_code == 0, made.output
