@@ -41,7 +41,9 @@ def _load(relative: str) -> tuple[bytes, str, str]:
     if STATIC.resolve() not in path.parents or not path.is_file():
         raise ApiError(404, "not_found", "No such asset")
     body = path.read_bytes()
-    kind = TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    kind = (
+        TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    )
     return body, kind, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
