@@ -215,6 +215,37 @@ def test_private_things_are_404_pages_except_for_their_owner(
     page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=thumb.element_handle())
 
 
+def test_age_restricted_images_only_in_a_signed_in_adults_browser(page, context, web_server, owner):
+    file = owner.upload(f"Grown-up {unique()}", description="for adults")
+    r = httpx.post(
+        f"{web_server.url}/api/v1/moderation/report", json={"fileId": file["id"], "reason": "nsfw"}
+    )
+    assert r.status_code == 201, r.text
+    admin = unique("admin")
+    create_user(web_server, admin, "admin")
+    r = httpx.post(
+        f"{web_server.url}/api/v1/moderation/reports/{r.json()['id']}/resolve",
+        headers={"Authorization": f"Bearer {api_token(web_server, admin)}"},
+        json={"action": "age_restrict"},
+    )
+    assert r.status_code == 200, r.text
+
+    answer = page.goto(f"/v/{file['id']}")
+    assert answer.status == 403
+    assert page.get_by_role("heading", level=1).text_content() == "Age-restricted content"
+    assert file["title"] not in page.content() and "for adults" not in page.content()
+    page.get_by_role("link", name="Sign in", exact=True).first.wait_for()
+
+    adult = unique("adult")  # created with --age-confirmed
+    create_user(web_server, adult)
+    sign_in(context, web_server, adult)
+    page.goto(f"/v/{file['id']}")
+    page.get_by_role("heading", level=1, name=file["title"]).wait_for()
+    assert "age-restricted" in page.locator(".private-notice").text_content()
+    img = page.get_by_role("img", name=file["title"])
+    page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=img.element_handle())
+
+
 def test_hostile_text_renders_as_text(page, context, web_server, owner):
     file = owner.upload(HOSTILE, description=HOSTILE, tags=["<b>x</b>"])
     album = owner.album(HOSTILE, [file], description=HOSTILE)
