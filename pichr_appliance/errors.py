@@ -1,4 +1,5 @@
-"""One error type for the whole appliance, rendered as JSON everywhere."""
+"""One error type for the whole appliance, rendered as JSON everywhere (except a 404 or
+410 page for a browser's navigation outside the API, when the web interface is on)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from sanic import Request
 from sanic.exceptions import SanicException
-from sanic.response import JSONResponse, json
+from sanic.response import HTTPResponse, JSONResponse, json
 
 from .storage.base import StorageError
 
@@ -84,8 +85,31 @@ def error_response(err: ApiError) -> JSONResponse:
     return json(err.body(), status=err.status, headers=err.headers)
 
 
-async def handle_exception(request: Request, exc: Exception) -> JSONResponse:
-    """Sanic error handler: ApiError as is, Sanic's own errors mapped, anything else 500."""
+async def handle_exception(request: Request, exc: Exception) -> HTTPResponse:
+    """Sanic error handler: ApiError as is, Sanic's own errors mapped, anything else 500;
+    JSON, but for the web interface's 404/410 page where a browser asks for a page."""
+    response = _json_answer(request, exc)
+    if response.status in (404, 410):
+        page = _web_page(request, response.status)
+        if page is not None:
+            return page
+    return response
+
+
+def _web_page(request: Request, status: int) -> HTTPResponse | None:
+    runtime = getattr(request.app.ctx, "runtime", None)
+    if runtime is None or not runtime.settings.web.enabled:
+        return None
+    from .web.error_pages import page_for_error  # the web package imports this module
+
+    try:
+        return page_for_error(request, status)
+    except Exception:  # the JSON answer is still right: never fail the error path
+        log.exception("rendering the %s page of %s failed", status, request.path)
+        return None
+
+
+def _json_answer(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, ApiError):
         response = error_response(exc)
         stream = getattr(request, "stream", None)

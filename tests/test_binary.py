@@ -9,6 +9,7 @@ elsewhere instead.
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -89,6 +90,38 @@ def binary() -> Path:
     return exe
 
 
+def check_web_pages(base: str, headers: dict[str, str], file_id: str) -> None:
+    """The web interface travels inside the binary: templates (the feed, an album page),
+    the page shells and the static assets they link."""
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    front = httpx.get(base + "/", headers=browser)
+    assert front.status_code == 200 and front.headers["content-type"].startswith("text/html")
+    assert "script-src 'self'" in front.headers["content-security-policy"]
+    assert f'href="/v/{file_id}"' in front.text
+    r = httpx.post(
+        base + "/api/v1/albums", headers=headers,
+        json={"title": "Binary album", "fileIds": [file_id], "visibility": "public"},
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    assert r.json()["url"].endswith(f"/a/{r.json()['id']}")
+    album = httpx.get(f"{base}/a/{r.json()['id']}", headers=browser)
+    assert album.status_code == 200 and "Binary album" in album.text, album.text[:500]
+    assert "content-security-policy" in album.headers and f"/v/{file_id}" in album.text
+    image = httpx.get(f"{base}/v/{file_id}", headers=browser)
+    assert image.status_code == 200 and 'property="og:image"' in image.text
+    missing = httpx.get(base + "/no/such/page", headers=browser)
+    assert missing.status_code == 404 and "Nothing here" in missing.text
+    assets = re.findall(r'(?:href|src)="(/static/[^"]+)"', front.text)
+    assert any(a.endswith(".css") for a in assets) and any(a.endswith(".js") for a in assets)
+    for asset in assets:
+        served = httpx.get(base + asset)
+        assert served.status_code == 200 and served.content, asset
+        kind = "text/css" if asset.endswith(".css") else "text/javascript"
+        assert served.headers["content-type"].startswith(kind), asset
+    view = re.sub(r"js/app\.js$", "js/views/public.js", [a for a in assets if "app.js" in a][0])
+    assert httpx.get(base + view).status_code == 200  # the modules app.js imports
+
+
 # The project-wide 120 s timeout also covers the session fixture that builds the binary
 # (minutes on a loaded machine): this test gets the build's own budget on top of its own.
 @pytest.mark.timeout(BUILD_TIMEOUT + 300)
@@ -167,6 +200,8 @@ def test_binary_smoke(binary, tmp_path):
         served = httpx.get(f"{base}/i/{file_id}")
         assert served.status_code == 200 and served.content == image
         assert httpx.get(f"{base}/i/{file_id}?w=64").status_code == 200  # Pillow in the binary
+
+        check_web_pages(base, headers, file_id)
 
         # The plugin file ran inside the binary's worker.
         assert (plugins / "uploaded.log").read_text().split() == [file_id]

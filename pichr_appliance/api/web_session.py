@@ -40,7 +40,8 @@ def check_same_origin(request: Request) -> None:
     fetch_site = (request.headers.get("sec-fetch-site") or "").lower()
     origin = request.headers.get("origin")
     own = {origin_of(request.app.ctx.runtime.settings.public_url)}
-    own.add(f"{request.scheme}://{request.host}")
+    own.add(origin_of(f"{request.scheme}://{request.host}"))
+    own.discard("")  # an unreadable Origin ("null", garbage) is never our own
     if fetch_site and fetch_site not in ("same-origin", "none"):
         allowed = False
     elif origin is not None:
@@ -51,8 +52,12 @@ def check_same_origin(request: Request) -> None:
         raise ApiError(403, "cross_site_request", "This request must come from this site's pages")
 
 
+def _secure(request: Request) -> bool:
+    return request.app.ctx.runtime.settings.public_url.startswith("https://")
+
+
 def _set_cookie(request: Request, response: HTTPResponse, token: str | None) -> None:
-    secure = request.app.ctx.runtime.settings.public_url.startswith("https://")
+    secure = _secure(request)
     ttl = request.app.ctx.runtime.settings.auth.refresh_token_ttl
     response.add_cookie(
         COOKIE,
@@ -122,6 +127,7 @@ async def web_refresh(request: Request) -> HTTPResponse:
         if error.status == 401:  # a dead cookie is useless: clear it
             error.headers["Set-Cookie"] = (
                 f"{COOKIE}=; Path={PATH}; Max-Age=0; HttpOnly; SameSite=Strict"
+                + ("; Secure" if _secure(request) else "")
             )
         raise
     claims = rt.tokens.decode_access(session["access_token"])

@@ -14,6 +14,6 @@ def blueprints(settings: Any) -> list[Any]:
     """The web blueprints for ``settings`` (none when ``web.enabled`` is off)."""
     if not settings.web.enabled:
         return []
-    from . import assets, pages
+    from . import assets, pages, public
 
-    return [assets.bp, pages.bp]
+    return [assets.bp, pages.bp, public.bp]

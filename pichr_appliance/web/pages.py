@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,30 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.globals["static_url"] = static_url
+    env.filters["day"] = day
+    env.filters["count"] = lambda n: f"{n or 0:,}"
+    env.filters["filesize"] = filesize
     return env
+
+
+def day(iso: str | None) -> str:
+    """``2025-11-13T10:30:00Z`` as ``13 November 2025`` (UTC)."""
+    if not iso:
+        return ""
+    when = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return f"{when.day} {when:%B %Y}"
+
+
+def filesize(n: int | None) -> str:
+    """1536000 as ``1.5 MB`` (decimal units, as ``ui.js`` ``formatBytes``)."""
+    value, unit = float(n or 0), "bytes"
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            break
+        value /= 1000
+    if unit == "bytes":
+        return f"{int(value)} bytes"
+    return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
 
 
 def csp_header(settings: Any) -> str:
@@ -86,7 +110,10 @@ def render(
     **context: Any,
 ) -> HTTPResponse:
     """Render ``template`` as an HTML answer with the CSP and no caching by shared caches
-    (pages show who is signed in only after the script ran, but private answers vary)."""
+    (pages show who is signed in only after the script ran, but private answers vary).
+
+    ``noindex=True`` in the context (unlisted things, error pages) adds the robots
+    ``<meta>`` (``base.html``) and ``X-Robots-Tag: noindex``."""
     settings = request.app.ctx.runtime.settings
     body = (
         environment()
@@ -102,6 +129,8 @@ def render(
     answer.headers["Content-Security-Policy"] = csp_header(settings)
     answer.headers.setdefault("Cache-Control", "no-cache")
     answer.headers.setdefault("Referrer-Policy", "same-origin")
+    if context.get("noindex"):
+        answer.headers["X-Robots-Tag"] = "noindex"
     return answer
 
 
