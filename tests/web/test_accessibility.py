@@ -191,19 +191,25 @@ def shows_focus(focused: list[str], unfocused: list[str]) -> bool:
     return False
 
 
-def tab_walk(tab: Any, limit: int = 250) -> list[dict[str, Any]]:
-    """Press Tab until the focus comes back round (or ``limit``); each new stop's
-    ``{name, styles}`` in order."""
-    tab.evaluate("() => { window.__tabbed = []; document.activeElement?.blur(); }")
+def tab_walk(tab: Any, limit: int = 300) -> list[dict[str, Any]]:
+    """Press Tab until the focus has come back round to a control it already visited
+    (or ``limit``); each control's ``{name, styles}`` in order. The walk goes on past
+    the end of the document (the focus leaves for the browser, then starts again at
+    the top), so a view that focused one of its fields first is walked whole."""
+    tab.evaluate("() => { window.__tabbed = []; }")
     stops: list[dict[str, Any]] = []
+    outside = 0
     for _ in range(limit):
         tab.keyboard.press("Tab")
         focused = tab.evaluate(FOCUSED)
         if focused is None:
-            if stops:
+            outside += 1
+            if outside > 3:
                 break
             continue
         if not focused["first"]:
+            if stops and focused["index"] == len(stops) - 1:
+                continue  # Tab inside one control (the parts of a date field)
             break
         stops.append(focused)
     return stops
