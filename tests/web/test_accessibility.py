@@ -37,6 +37,7 @@ PAGES = [
     ("staff", "/staff", True),
     ("staff-audit", "/staff/audit", True),
     ("staff-users", "/staff/users", True),
+    ("staff-stats", "/staff/stats", True),
     ("not-found", "/v/file_doesnotexist00000000", False),
     ("gone", "/v/{removed}", False),
 ]
