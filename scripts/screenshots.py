@@ -26,6 +26,7 @@ from conftest import CHROMIUM, create_user, serve, sign_in  # noqa: E402
 from support import album, login_token, make_image, report, upload, wait_ready  # noqa: E402
 
 WIDTHS = {375: 812, 1280: 900}
+UNFINISHED: list[str] = []
 DEMO = [
     ("Harbour at dawn", (1600, 1000), (40, 110, 170), ["sea", "morning"]),
     ("Red cliffs", (1200, 1600), (170, 70, 40), ["coast"]),
@@ -87,7 +88,10 @@ def pages(data: dict[str, Any]) -> list[tuple[str, str, str | None]]:
 
 
 def shoot(browser: Any, server: Any, page: tuple, width: int, out: Path, dark: bool) -> Path:
-    """One page at ``width`` into ``out``; the file written."""
+    """One page at ``width`` into ``out``; the file written. A page whose view never
+    finished drawing is still shot, and named in UNFINISHED."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     name, path, login = page
     ctx = browser.new_context(
         base_url=server.url,
@@ -99,7 +103,10 @@ def shoot(browser: Any, server: Any, page: tuple, width: int, out: Path, dark: b
             sign_in(ctx, server, login)
         tab = ctx.new_page()
         tab.goto(path)
-        wait_ready(tab)
+        try:
+            wait_ready(tab)
+        except PlaywrightTimeout:
+            UNFINISHED.append(f"{name} at {width} px")
         tab.evaluate(
             "() => Promise.all([...document.images].map((img) => { img.loading = 'eager';"
             " return img.complete ? null : new Promise((done) => { img.onload = img.onerror"
@@ -149,6 +156,9 @@ def main() -> int:
             take_all(server, args.out, args.dark, {n for n in args.only.split(",") if n})
         finally:
             server.stop()
+    if UNFINISHED:
+        print(f"these pages never finished drawing: {', '.join(UNFINISHED)}", file=sys.stderr)
+        return 1
     return 0
 
 
