@@ -191,7 +191,8 @@ def username_from_email(email: str) -> str:
     """A username for an account opened by email alone (``/auth/v1/signup``): the part
     before ``@`` with every run of other characters than ``[A-Za-z0-9_]`` made one
     ``_``, trimmed of ``_``, cut to 24 characters (room for a suffix); ``user`` when
-    fewer than 3 are left (``jo`` becomes ``jo_user``). ``Ann.Lee+pics@x`` -> ``Ann_Lee_pics``."""
+    fewer than 3 are left (``jo`` becomes ``jo_user``). Addresses are stored lower-cased,
+    so ``Ann.Lee+pics@example.com`` gives ``ann_lee_pics``."""
     local = (email or "").split("@", 1)[0]
     base = re.sub(r"[^A-Za-z0-9_]+", "_", local).strip("_")[:24].strip("_")
     if len(base) < 3:
