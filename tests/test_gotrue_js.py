@@ -61,6 +61,11 @@ def node() -> str:
     if missing:
         unavailable(f"{' and '.join(missing)} not found: install Node.js 20+ and npm "
                     "(apt-get install nodejs npm)")  # fmt: skip
+    version = subprocess.run(
+        [found["node"], "-p", "process.versions.node"], capture_output=True, text=True
+    ).stdout.strip()
+    if int(version.split(".")[0] or 0) < 20:
+        unavailable(f"node {version} is too old: supabase-js {pinned_version()} needs 20+")
     if installed_version() != pinned_version():
         result = subprocess.run(
             [found["npm"], "ci", "--no-audit", "--no-fund"],
