@@ -157,6 +157,8 @@ def test_supabase_js_under_node(node: str, server: LiveServer, image: Path):
     assert signout["getUserWithOldToken"]["name"] == "AuthSessionMissingError"
     assert signout["v1Status"] == 401
 
+    assert out["pkceSignUp"] == {"error": None, "session": True}
+
     bad = out["bad"]
     assert_api_error(bad["wrongApiKey"], 401, "invalid_api_key")
     assert_api_error(bad["missingApiKey"], 401, "no_api_key")

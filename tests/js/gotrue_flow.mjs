@@ -151,6 +151,10 @@ async function badInput(out) {
   out.bad.weakPassword = seen((await client().auth.signUp({ email: `weak.${email}`, password: 'short' })).error);
   out.bad.duplicateEmail = seen((await client().auth.signUp({ email: email.toUpperCase(), password: PASSWORD })).error);
   out.bad.wrongPassword = seen((await client().auth.signInWithPassword({ email, password: 'wrong horse battery' })).error);
+  // flowType 'pkce' sends a code challenge with signUp; the session still comes back.
+  const pkce = createClient(URL_, KEY, { ...options, auth: { ...options.auth, flowType: 'pkce' } });
+  const pkceSignUp = await pkce.auth.signUp({ email: `pkce.${email}`, password: PASSWORD });
+  out.pkceSignUp = { error: seen(pkceSignUp.error), session: Boolean(pkceSignUp.data.session) };
   out.bad.invalidEmail = seen((await client().auth.signUp({ email: 'not-an-address', password: PASSWORD })).error);
 }
 
