@@ -118,7 +118,7 @@ def _genuine_token(request: Request) -> bool:
 @operation(
     id="gotrueSignup", summary="Sign up with email and password (supabase-js signUp)",
     tag="supabase-auth", auth="none", body=GoTrueSignupBody, counted=False,
-    responses=answers({200: TokenOut}, 400, 401, 413, 415, 422, 429, 500),
+    responses=answers({200: TokenOut}, 400, 401, 403, 413, 415, 422, 429, 500),
     extra={"parameters": [APIKEY]},
     description="The username is `data.username`, else derived from the email "
     "(docs/supabase-js.md). 422 `weak_password`, `user_already_exists`, `signup_disabled`.",
