@@ -11,10 +11,11 @@ from sanic import Sanic
 
 from . import __version__, web
 from .api import BLUEPRINTS
+from .api.gotrue_errors import as_gotrue
 from .api.middleware import Cors, HttpRateLimits, SameSite, install_middleware
 from .api.operations import check_response
 from .config import Settings
-from .errors import handle_exception
+from .errors import exception_handler
 from .lifecycle import install_lifecycle
 from .plugins import plugin_routes
 from .runtime import Runtime, build_runtime, choose_rate_limit_store
@@ -38,7 +39,8 @@ def create_app(
         app.blueprint(bp)
     for index, (_, path, handler, methods) in enumerate(plugin_routes(rt)):
         app.add_route(handler, path, methods=list(methods), name=f"plugin_route_{index}")
-    app.error_handler.add(Exception, handle_exception)
+    # Errors under /auth/v1 in the dialect supabase-js parses (docs/supabase-js.md).
+    app.error_handler.add(Exception, exception_handler({"/auth/v1": as_gotrue}))
     limits = app.ctx.rate_limiter = HttpRateLimits(
         RateLimiter(settings, choose_rate_limit_store(settings, rt.pm))
     )

@@ -77,8 +77,26 @@ def check_secret(value: str) -> str:
     return value
 
 
+ANON_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
+MIN_ANON_KEY = 16
+
+
+def check_anon_key(value: str) -> str:
+    """An empty anon key (one is generated in ``supabase-anon.key``) or 16+ characters
+    of ``[A-Za-z0-9._-]`` (it travels in an ``apikey`` header and in web pages)."""
+    if value and (len(value) < MIN_ANON_KEY or not set(value) <= ANON_KEY_CHARS):
+        raise ValueError(
+            f"must be at least {MIN_ANON_KEY} characters of letters, digits, '.', '_' or '-'; "
+            "leave it empty to have one generated"
+        )
+    return value
+
+
 class AuthSettings(_Section):
     secret: str = ""
+    # The key supabase-js clients pass to createClient() for /auth/v1 (docs/supabase-js.md).
+    # Not a secret: it names this server to the client and grants nothing by itself.
+    supabase_anon_key: str = ""
     allow_signup: bool = True
     access_token_ttl: int = Field(3600, ge=30)
     refresh_token_ttl: int = Field(30 * 24 * 3600, ge=60)
@@ -92,6 +110,11 @@ class AuthSettings(_Section):
     @classmethod
     def _secret_long_enough(cls, value: str) -> str:
         return check_secret(value)
+
+    @field_validator("supabase_anon_key")
+    @classmethod
+    def _anon_key_shape(cls, value: str) -> str:
+        return check_anon_key(value)
 
 
 class UploadSettings(_Section):
@@ -394,8 +417,8 @@ def private_file(path: Path) -> None:
 
 
 def ensure_data_dir(settings: Settings) -> Path:
-    """Create the data directory (0700), its SQLite database file (0600) and its
-    signing secret (0600) on first start; return the path."""
+    """Create the data directory (0700), its SQLite database file (0600), its signing
+    secret and its supabase-js anon key (both 0600) on first start; return the path."""
     path = settings.data_path
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -409,20 +432,47 @@ def ensure_data_dir(settings: Settings) -> Path:
         raise ConfigError(f"data_dir: cannot create {path}: {exc.strerror}") from None
     if not settings.auth.secret:
         secret_file = path / "secret.key"
-        if not secret_file.exists():
-            # O_EXCL: two processes starting at once must not both write a secret.
-            try:
-                fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "w") as fh:
-                    fh.write(secrets.token_urlsafe(48))
-            except FileExistsError:
-                pass
-        secret = secret_file.read_text().strip()
+        secret = _generated_once(secret_file, lambda: secrets.token_urlsafe(48))
         try:
             settings.auth.secret = check_secret(secret)
         except ValueError as exc:
             raise ConfigError(f"{secret_file}: {exc}") from None
+    fill_anon_key(settings)
     return path
+
+
+ANON_KEY_FILE = "supabase-anon.key"
+
+
+def fill_anon_key(settings: Settings) -> str:
+    """``auth.supabase_anon_key``, generated once into ``<data_dir>/supabase-anon.key``
+    (0600, like the signing secret) when the settings leave it empty."""
+    if settings.auth.supabase_anon_key:
+        return settings.auth.supabase_anon_key
+    key_file = settings.data_path / ANON_KEY_FILE
+    try:
+        settings.data_path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        key = _generated_once(key_file, lambda: "anon_" + secrets.token_urlsafe(32))
+    except OSError as exc:
+        raise ConfigError(f"data_dir: cannot create {key_file}: {exc.strerror}") from None
+    try:
+        settings.auth.supabase_anon_key = check_anon_key(key)
+    except ValueError as exc:
+        raise ConfigError(f"{key_file}: {exc}") from None
+    return key
+
+
+def _generated_once(path: Path, make: Any) -> str:
+    """The stripped content of ``path``, written first (0600) with ``make()`` when it does
+    not exist. O_EXCL: two processes starting at once must not both write one."""
+    if not path.exists():
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(make())
+        except FileExistsError:
+            pass
+    return path.read_text().strip()
 
 
 def masked(settings: Settings) -> dict[str, Any]:

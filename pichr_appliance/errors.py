@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sanic import Request
@@ -88,12 +89,17 @@ def error_response(err: ApiError) -> JSONResponse:
 async def handle_exception(request: Request, exc: Exception) -> HTTPResponse:
     """Sanic error handler: ApiError as is, Sanic's own errors mapped, anything else 500;
     JSON, but for the web interface's 404/410 page where a browser asks for a page."""
-    response = _json_answer(request, exc)
-    if response.status in (404, 410):
-        page = _web_page(request, response.status)
+    return answer(request, as_api_error(request, exc))
+
+
+def answer(request: Request, err: ApiError) -> HTTPResponse:
+    """The answer of ``err``: the web interface's 404/410 page when a browser asks for
+    a page (``web/error_pages.py`` decides), JSON otherwise."""
+    if err.status in (404, 410):
+        page = _web_page(request, err.status)
         if page is not None:
             return page
-    return response
+    return render(request, err)
 
 
 def _web_page(request: Request, status: int) -> HTTPResponse | None:
@@ -109,15 +115,39 @@ def _web_page(request: Request, status: int) -> HTTPResponse | None:
         return None
 
 
-def _json_answer(request: Request, exc: Exception) -> JSONResponse:
+Dialect = Callable[[ApiError], ApiError]
+
+
+def exception_handler(dialects: dict[str, Dialect]) -> Callable[..., Any]:
+    """:func:`handle_exception`, with the errors of paths under a prefix of ``dialects``
+    rewritten by its function first (``/auth/v1`` answers errors as GoTrue does)."""
+
+    async def handle(request: Request, exc: Exception) -> HTTPResponse:
+        err = as_api_error(request, exc)
+        for prefix, dialect in dialects.items():
+            if request.path.startswith(prefix):
+                return render(request, dialect(err))
+        return answer(request, err)
+
+    return handle
+
+
+def render(request: Request, err: ApiError) -> JSONResponse:
+    """The JSON answer of ``err`` to ``request``."""
+    response = error_response(err)
+    stream = getattr(request, "stream", None)
+    if stream is not None and getattr(stream, "request_body", None):
+        # A streamed body was refused part-way: the rest is not read, so the
+        # connection cannot carry another request. Say so (Connection: close).
+        stream.keep_alive = False
+    return response
+
+
+def as_api_error(request: Request, exc: Exception) -> ApiError:
+    """Any exception as the ApiError it answers: ApiError as is, Sanic's own errors
+    mapped, storage failures 503, anything else a logged 500."""
     if isinstance(exc, ApiError):
-        response = error_response(exc)
-        stream = getattr(request, "stream", None)
-        if stream is not None and getattr(stream, "request_body", None):
-            # A streamed body was refused part-way: the rest is not read, so the
-            # connection cannot carry another request. Say so (Connection: close).
-            stream.keep_alive = False
-        return response
+        return exc
     if isinstance(exc, SanicException):
         status = getattr(exc, "status_code", 500) or 500
         if status >= 500:
@@ -130,22 +160,20 @@ def _json_answer(request: Request, exc: Exception) -> JSONResponse:
         if status == 404:
             message = "Not found"
         headers = dict(getattr(exc, "headers", None) or {})
-        return error_response(ApiError(status, code, message, headers=headers))
+        return ApiError(status, code, message, headers=headers)
     if isinstance(exc, StorageError):
         # The object store is down or refusing us: a temporary condition for the client.
         log.warning("storage error in %s %s: %s", request.method, request.path, exc)
-        return error_response(
-            ApiError(
-                503,
-                "storage_unavailable",
-                "Storage is unavailable right now; try again later",
-                headers={"Retry-After": "5"},
-            )
+        return ApiError(
+            503,
+            "storage_unavailable",
+            "Storage is unavailable right now; try again later",
+            headers={"Retry-After": "5"},
         )
     return _internal(request, exc)
 
 
-def _internal(request: Request, exc: Exception) -> JSONResponse:
+def _internal(request: Request, exc: Exception) -> ApiError:
     request_id = getattr(request, "id", None) or uuid.uuid4()
     log.error(
         "unhandled error in %s %s [request %s]",
@@ -154,7 +182,6 @@ def _internal(request: Request, exc: Exception) -> JSONResponse:
         request_id,
         exc_info=exc,
     )
-    err = ApiError(
+    return ApiError(
         500, "internal_error", "Internal server error", details={"requestId": str(request_id)}
     )
-    return error_response(err)

@@ -41,6 +41,9 @@ class User(Model):
     disabled = fields.BooleanField(default=False)
     usage_bytes = fields.BigIntField(default=0)
     usage_files = fields.IntField(default=0)
+    # Free-form JSON object a client keeps with the account: GoTrue's user_metadata
+    # (``data`` of /auth/v1 signup and PUT /user, docs/supabase-js.md). None: {}.
+    user_metadata = fields.JSONField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

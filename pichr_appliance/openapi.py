@@ -57,8 +57,8 @@ SECURITY = {"none": [], "optional": [{}, *ANY], "any": ANY, "session": [{"bearer
 ROLES = {"staff": ["moderator", "admin"], "admin": ["admin"]}
 PATH_KINDS = {"file_id": "file", "album_id": "album", "upload_id": "upload",
               "report_id": "report", "user_id": "user", "key_id": "key"}  # fmt: skip
-TAGS = ("discovery", "auth", "api-keys", "uploads", "files", "albums", "moderation",
-        "account", "admin", "integrations", "serving")  # fmt: skip
+TAGS = ("discovery", "auth", "supabase-auth", "api-keys", "uploads", "files", "albums",
+        "moderation", "account", "admin", "integrations", "serving")  # fmt: skip
 
 
 def routes() -> list[tuple[str, str, Any]]:

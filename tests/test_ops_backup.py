@@ -96,6 +96,10 @@ def test_backup_while_serving_and_restore_into_an_empty_directory(tmp_path):
                 h = headers if visibility == "private" else {}
                 r = httpx.get(f"{server.url}/i/{fid}", headers=h)
                 assert r.status_code == 200 and r.content == data, fid
+            # Same anon key: supabase-js clients made for the original keep working.
+            anon = (tmp_path / "original" / "supabase-anon.key").read_text()
+            assert (tmp_path / target / "supabase-anon.key").read_text() == anon
+            assert oct((tmp_path / target / "supabase-anon.key").stat().st_mode & 0o777) == "0o600"
             # Same secret: the session from before the backup still works.
             me = httpx.get(f"{server.url}/api/v1/auth/me", headers=headers)
             assert me.status_code == 200 and me.json()["user"]["username"] == "owner"

@@ -39,13 +39,16 @@ async def signup(request: Request) -> HTTPResponse:
     return json(answer.dump(), status=201)
 
 
-async def register_from_request(request: Request) -> tuple[Any, dict[str, Any]]:
-    """Signup as every sign-up route does it (this one, the browser's cookie session):
-    the setting, the body, the rate limit, the account, a new session."""
+async def register_from_request(
+    request: Request, body: SignupBody | None = None, user_metadata: dict[str, Any] | None = None
+) -> tuple[Any, dict[str, Any]]:
+    """Signup as every sign-up route does it (this one, the browser's cookie session,
+    ``/auth/v1/signup``): the setting, the body, the rate limit, the account, a new
+    session. ``body``: the fields already read from another shape of request."""
     ctx = request.app.ctx
     if not ctx.runtime.settings.auth.allow_signup:
         raise forbidden("Signup is disabled on this server", "signup_disabled")
-    body = parse(request, SignupBody)
+    body = body or parse(request, SignupBody)
     await ctx.rate_limiter.signup_attempt(request)
     user = await accounts.register(
         ctx.runtime,
@@ -55,6 +58,7 @@ async def register_from_request(request: Request) -> tuple[Any, dict[str, Any]]:
         first_name=body.firstName,
         last_name=body.lastName,
         age_confirmed=body.ageConfirmed,
+        user_metadata=user_metadata,
     )
     session = await sessions.start_session(
         ctx.runtime.settings, ctx.runtime.tokens, user, request.headers.get("user-agent", "")

@@ -169,10 +169,12 @@ class HttpRateLimits:
 ALLOWED_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE"
 ALLOWED_HEADERS = frozenset(
     {"authorization", "content-type", "if-none-match", "if-modified-since", "range"}
+    # What supabase-js sends to /auth/v1 (docs/supabase-js.md).
+    | {"apikey", "x-client-info", "x-supabase-api-version"}
 )
 EXPOSED_HEADERS = (
     "ETag, Content-Length, Content-Range, Retry-After, "
-    "X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset"
+    "X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, X-Supabase-Api-Version"
 )
 PREFLIGHT_MAX_AGE = "600"
 

@@ -44,6 +44,7 @@ MAX_PASSWORD = 1024
 MIN_PART = 5 * 1024 * 1024
 MAX_PARTS = 10_000
 PAGE_MAX = 100
+USER_METADATA_MAX_BYTES = 16 * 1024  # a user's metadata object, encoded as JSON
 OFFSET_MAX = 10**9
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_]{3,32}$"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import secrets
 from typing import TYPE_CHECKING, Any
 
 from tortoise.exceptions import IntegrityError
@@ -12,7 +14,14 @@ from ..errors import ApiError, conflict, not_found
 from ..models import ROLES, ApiKey, Session, User, is_id
 from ..schemas import common
 from ..schemas.auth import UsageOut, UserOut, UserWithUsageOut
-from ..schemas.common import MAX_PASSWORD, MIN_PASSWORD, NAME_MAX, USERNAME_PATTERN, check_value
+from ..schemas.common import (
+    MAX_PASSWORD,
+    MIN_PASSWORD,
+    NAME_MAX,
+    USER_METADATA_MAX_BYTES,
+    USERNAME_PATTERN,
+    check_value,
+)
 from ..security import Passwords, new_id
 from ..timeutil import iso, utcnow
 
@@ -113,6 +122,7 @@ async def create_user(
     plan: str | None = None,
     age_confirmed: bool = False,
     external_id: str | None = None,
+    user_metadata: dict[str, Any] | None = None,
 ) -> User:
     """Create an account; 400 on invalid fields, 409 when email or username is taken.
 
@@ -146,6 +156,7 @@ async def create_user(
             plan=plan,
             age_confirmed=bool(age_confirmed),
             external_id=external_id,
+            user_metadata=check_metadata(user_metadata or {}) or None,
         )
     except IntegrityError:
         # Lost a race with a concurrent signup for the same email or username.
@@ -171,6 +182,59 @@ async def find_login(identifier: str) -> User | None:
     if "@" in ident:
         return await User.get_or_none(email=ident) if is_id(ident, 254) else None
     return await User.get_or_none(username_key=ident) if is_id(ident, 32) else None
+
+
+USERNAME_SUFFIX_TRIES = 8
+
+
+def username_from_email(email: str) -> str:
+    """A username for an account opened by email alone (``/auth/v1/signup``): the part
+    before ``@`` with every run of other characters than ``[A-Za-z0-9_]`` made one
+    ``_``, trimmed of ``_``, cut to 24 characters (room for a suffix); ``user`` when
+    fewer than 3 are left (``jo`` becomes ``jo_user``). Addresses are stored lower-cased,
+    so ``Ann.Lee+pics@example.com`` gives ``ann_lee_pics``."""
+    local = (email or "").split("@", 1)[0]
+    base = re.sub(r"[^A-Za-z0-9_]+", "_", local).strip("_")[:24].strip("_")
+    if len(base) < 3:
+        base = f"{base}_user" if base else "user"
+    return base
+
+
+async def unused_username(base: str) -> str:
+    """``base`` when nobody has it (case-insensitively), else ``base`` plus ``_`` and
+    four random hex digits, a new draw until one is free."""
+    check_username(base)
+    candidate = base
+    for _ in range(USERNAME_SUFFIX_TRIES):
+        if not await User.filter(username_key=candidate.lower()).exists():
+            return candidate
+        candidate = f"{base}_{secrets.token_hex(2)}"
+    return f"{base}_{secrets.token_hex(4)}"  # 8 draws taken: a longer one
+
+
+def check_metadata(value: Any) -> dict[str, Any]:
+    """A JSON object of at most ``USER_METADATA_MAX_BYTES`` encoded (user metadata)."""
+
+    def rule(data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise ValueError("must be a JSON object")
+        if len(json.dumps(data, separators=(",", ":")).encode()) > USER_METADATA_MAX_BYTES:
+            raise ValueError(f"at most {USER_METADATA_MAX_BYTES} bytes as JSON")
+        return data
+
+    return check_value("data", rule, value)
+
+
+def merged_metadata(current: dict[str, Any] | None, changes: dict[str, Any]) -> dict[str, Any]:
+    """``current`` with ``changes`` applied key by key, a ``null`` removing its key (how
+    GoTrue updates user_metadata)."""
+    out = dict(current or {})
+    for key, value in changes.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return check_metadata(out)
 
 
 async def get_user(ref: str) -> User:
@@ -234,42 +298,34 @@ async def set_password(passwords: Passwords, user: User, password: str) -> User:
 async def update_profile(
     passwords: Passwords, user: User, changes: dict[str, Any], current_session: str | None
 ) -> User:
-    """Apply ``PATCH /auth/me`` changes; a new password needs the current one."""
-    fields = []
-    if "firstName" in changes:
-        user.first_name = changes["firstName"]
-        fields.append("first_name")
-    if "lastName" in changes:
-        user.last_name = changes["lastName"]
-        fields.append("last_name")
-    if "ageConfirmed" in changes:
-        user.age_confirmed = bool(changes["ageConfirmed"])
-        fields.append("age_confirmed")
-    if "username" in changes and changes["username"] != user.username:
-        username = check_username(changes["username"])
-        taken = await User.filter(username_key=username.lower()).exclude(id=user.id).exists()
-        if taken:
-            raise conflict("username: this username is taken", "username_taken")
-        user.username, user.username_key = username, username.lower()
-        fields += ["username", "username_key"]
-    if changes.get("password") is not None:
-        new = check_password(changes["password"])
-        current = changes.get("currentPassword")
-        if not current or not await passwords.verify(user.password_hash, current):
-            raise ApiError(
-                403,
-                "wrong_password",
-                "currentPassword: does not match",
-                {"field": "currentPassword"},
-            )
-        user.password_hash = await passwords.hash(new)
+    """Apply profile changes (``PATCH /auth/me``, ``PUT /auth/v1/user``): ``firstName``,
+    ``lastName``, ``ageConfirmed``, ``username``, ``metadata`` (merged, see
+    :func:`merged_metadata`), and ``email`` or ``password``, which need the current
+    password in ``currentPassword``. A new password ends the other sessions."""
+    fields = _apply_names(user, changes)
+    fields += await _apply_username(user, changes)
+    if changes.get("metadata") is not None:
+        user.user_metadata = merged_metadata(user.user_metadata, changes["metadata"]) or None
+        fields.append("user_metadata")
+    new_email = await _new_email(user, changes)
+    password = changes.get("password")
+    new_password = check_password(password) if password is not None else None
+    if new_email is not None or new_password is not None:
+        await _check_current_password(passwords, user, changes.get("currentPassword"))
+    if new_email is not None:
+        user.email = new_email
+        fields.append("email")
+    if new_password is not None:
+        user.password_hash = await passwords.hash(new_password)
         fields.append("password_hash")
     if not fields:
         return user
     async with in_transaction():
         try:
             await user.save(update_fields=[*fields, "updated_at"])
-        except IntegrityError:
+        except IntegrityError:  # lost a race for the name or the address
+            if "email" in fields:
+                raise conflict("email or username already taken", "account_exists") from None
             raise conflict("username: this username is taken", "username_taken") from None
         if "password_hash" in fields:
             # Other sessions end; the one that made the change stays signed in.
@@ -278,6 +334,48 @@ async def update_profile(
                 q = q.exclude(id=current_session)
             await q.update(revoked_at=utcnow(), revoked_reason="password_changed")
     return user
+
+
+def _apply_names(user: User, changes: dict[str, Any]) -> list[str]:
+    fields = []
+    for key, attribute in (("firstName", "first_name"), ("lastName", "last_name")):
+        if key in changes:
+            setattr(user, attribute, check_value(key, _name_value, changes[key]))
+            fields.append(attribute)
+    if "ageConfirmed" in changes:
+        user.age_confirmed = bool(changes["ageConfirmed"])
+        fields.append("age_confirmed")
+    return fields
+
+
+async def _apply_username(user: User, changes: dict[str, Any]) -> list[str]:
+    if "username" not in changes or changes["username"] == user.username:
+        return []
+    username = check_username(changes["username"])
+    taken = await User.filter(username_key=username.lower()).exclude(id=user.id).exists()
+    if taken:
+        raise conflict("username: this username is taken", "username_taken")
+    user.username, user.username_key = username, username.lower()
+    return ["username", "username_key"]
+
+
+async def _new_email(user: User, changes: dict[str, Any]) -> str | None:
+    """The normalized new address when ``changes`` changes it, else None; 409 if taken."""
+    if changes.get("email") is None:
+        return None
+    email = normalize_email(changes["email"])
+    if email == user.email:
+        return None
+    if await User.filter(email=email).exclude(id=user.id).exists():
+        raise conflict("email: an account with this email already exists", "email_taken")
+    return email
+
+
+async def _check_current_password(passwords: Passwords, user: User, current: Any) -> None:
+    if not current or not await passwords.verify(user.password_hash, current):
+        raise ApiError(
+            403, "wrong_password", "currentPassword: does not match", {"field": "currentPassword"}
+        )
 
 
 async def delete_account(rt: Runtime, user: User, operator: Any = None) -> None:

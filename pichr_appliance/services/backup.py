@@ -5,6 +5,7 @@ A backup is a folder (or the same folder in a ``.tar``/``.tar.gz``)::
     manifest.json        format, versions, time, counts, sha256 and size of every file
     pichr.sqlite3        the database, a consistent snapshot (SQLite's backup API)
     secret.key           the signing secret (sessions and signed URLs keep working)
+    supabase-anon.key    the generated supabase-js anon key (clients keep working)
     config.toml          the configuration file, when the appliance was started with one
     import-journal.jsonl what ``import`` already did (so that a rerun skips it)
     storage/<key>        every stored object (originals, variants, parts)
@@ -44,7 +45,7 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 DATABASE = "pichr.sqlite3"
 OBJECTS = "storage"
-EXTRA_FILES = ("secret.key", "import-journal.jsonl")
+EXTRA_FILES = ("secret.key", "supabase-anon.key", "import-journal.jsonl")
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 
 Progress = Callable[[int], None]
@@ -334,7 +335,7 @@ def place_files(settings: Any, folder: Path, manifest: dict[str, Any], force: bo
     for name in EXTRA_FILES:
         if name in manifest["files"]:
             shutil.copyfile(folder / name, data / name)
-            if name == "secret.key":
+            if name.endswith(".key"):
                 os.chmod(data / name, 0o600)
     if "config.toml" in manifest["files"]:
         target = data / "config.toml"

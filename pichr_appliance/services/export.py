@@ -7,6 +7,7 @@ Layout (documented in docs/api.md)::
     albums.json      albums with their file ids in album order
     reports.json     reports the user made
     api-keys.json    API key records (never the secrets)
+    user-metadata.json  the metadata object kept through /auth/v1 (``{}`` when none)
     files/<fileId>/<filename>   original bytes of ready files
     manifest.json    written last: counts, and files whose bytes were not included
 
@@ -82,6 +83,7 @@ async def stream(rt: Runtime, user: User) -> AsyncIterator[bytes]:
     put_json("reports.json", [report_json(r) for r in reports])
     keys = await ApiKey.filter(user_id=user.id).order_by("created_at")
     put_json("api-keys.json", [key_json(k) for k in keys])
+    put_json("user-metadata.json", user.user_metadata or {})
     yield sink.take()
 
     included, left_out = 0, []

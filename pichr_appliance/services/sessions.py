@@ -45,6 +45,15 @@ async def start_session(settings: Any, tokens: Tokens, user: User, user_agent: s
 
 async def refresh_session(settings: Any, tokens: Tokens, refresh_token: str) -> dict:
     """Exchange a refresh token for a new pair. A reused token revokes its session."""
+    pair, _ = await refresh_session_of_user(settings, tokens, refresh_token)
+    return pair
+
+
+async def refresh_session_of_user(
+    settings: Any, tokens: Tokens, refresh_token: str
+) -> tuple[dict, User]:
+    """:func:`refresh_session`, also returning the session's account (``/auth/v1``
+    answers with the user next to the new pair)."""
     if not isinstance(refresh_token, str) or not refresh_token or len(refresh_token) > 200:
         raise unauthorized("Invalid refresh token", "invalid_refresh_token")
     digest = sha256_hex(refresh_token)
@@ -72,13 +81,30 @@ async def refresh_session(settings: Any, tokens: Tokens, refresh_token: str) -> 
         raise unauthorized(
             "Refresh token was already used; the session is revoked", "refresh_token_reused"
         )
-    return session_json(tokens, tokens.access_token(user.id, session.id), new_refresh)
+    return session_json(tokens, tokens.access_token(user.id, session.id), new_refresh), user
 
 
 async def end_session(session_id: str, reason: str = "logout") -> None:
     await Session.filter(id=session_id, revoked_at=None).update(
         revoked_at=utcnow(), revoked_reason=reason
     )
+
+
+async def end_user_sessions(
+    user_id: str, *, keep: str | None = None, reason: str = "logout"
+) -> int:
+    """End every live session of ``user_id`` except ``keep`` (sign out everywhere, or
+    everywhere else); returns how many ended. API keys are not sessions and stay."""
+    query = Session.filter(user_id=user_id, revoked_at=None)
+    if keep:
+        query = query.exclude(id=keep)
+    return await query.update(revoked_at=utcnow(), revoked_reason=reason)
+
+
+async def last_sign_in(user_id: str) -> Any:
+    """When ``user_id`` last started a session (signup or login), or None."""
+    row = await Session.filter(user_id=user_id).order_by("-created_at").first()
+    return row.created_at if row is not None else None
 
 
 async def active_session(session_id: str, user_id: str) -> bool:
