@@ -59,6 +59,7 @@ class AlbumEditor {
     });
     this.list = list;
     this.count = h("h2", { id: "album-files" }, this.countText());
+    this.orderState = h("p", { class: "hint order-state" });
     const empty = h("p", { hidden: this.files.length > 0 }, "No images in this album yet. Add some from ", h("a", { href: "/my" }, "My images"), ".");
     this.empty = empty;
     replace(
@@ -67,7 +68,7 @@ class AlbumEditor {
       this.heading,
       this.detailsForm(),
       this.shareSection(),
-      h("section", { class: "card", "aria-labelledby": "album-files" }, this.count, this.files.length ? hint : null, empty, list),
+      h("section", { class: "card", "aria-labelledby": "album-files" }, this.count, this.files.length ? hint : null, empty, list, this.orderState),
       h("section", { class: "card danger-zone", "aria-labelledby": "album-delete" }, h("h2", { id: "album-delete" }, "Delete this album"), h("p", { class: "hint" }, "The images stay in My images; only the album and its link go."), h("button", { type: "button", class: "btn btn-danger", onclick: () => this.deleteAlbum() }, "Delete album…")),
     );
   }
@@ -123,17 +124,18 @@ class AlbumEditor {
   async saveOrder(ids) {
     this.dirty = ids;
     if (this.saving) return;
+    this.orderState.textContent = "Saving the order…";
     while (this.dirty) {
       const order = this.dirty;
       this.dirty = null;
       this.saving = api(path(this.album.id, "/order"), { method: "PUT", body: { fileIds: order } });
       try {
         await this.saving;
-        if (!this.dirty) {
-          this.list.dataset.saved = order.join(",");
-          announce("Order saved", "success");
-        }
+        // Shown, not announced: the move itself was just announced, and saying
+        // "saved" after every arrow key would cut those announcements short.
+        if (!this.dirty) this.orderState.textContent = "Order saved.";
       } catch (err) {
+        this.orderState.textContent = "";
         announce(`The order was not saved: ${err.message}`, "error");
       } finally {
         this.saving = null;

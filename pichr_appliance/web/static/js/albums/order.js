@@ -40,9 +40,9 @@ export function orderList(files, { coverId, onOrder, onCover, onRemove }) {
 
   const itemOf = (file) => {
     const title = altOf(file);
-    const up = h("button", { type: "button", class: "btn btn-small move-up", "aria-label": `Move ${title} up` }, "Move up");
-    const down = h("button", { type: "button", class: "btn btn-small move-down", "aria-label": `Move ${title} down` }, "Move down");
-    const cover = h("button", { type: "button", class: "btn btn-small cover-button", "aria-pressed": "false", "aria-label": `Use ${title} as cover` }, "Use as cover");
+    const up = h("button", { type: "button", class: "btn btn-small move-up", "aria-label": `Move up: ${title}` }, "Move up");
+    const down = h("button", { type: "button", class: "btn btn-small move-down", "aria-label": `Move down: ${title}` }, "Move down");
+    const cover = h("button", { type: "button", class: "btn btn-small cover-button", "aria-pressed": "false", "aria-label": `Use as cover: ${title}` }, "Use as cover");
     const remove = h("button", { type: "button", class: "btn btn-small btn-danger", "aria-label": `Remove ${title} from the album` }, "Remove");
     const img = thumbnail(file, { alt: "" });
     img.setAttribute("draggable", "false");
