@@ -66,6 +66,19 @@ def test_grid_shows_thumbnails_public_with_srcset_private_as_object_url(web_serv
     assert secret.evaluate("i => i.naturalWidth") > 1  # not the 1x1 stand-in
     assert httpx.get(f"{web_server.url}/i/{private['id']}?w=256").status_code == 404
 
+    # Once the tile leaves the page (another filter), its object URL is revoked.
+    blob_url = secret.get_attribute("src")
+    loads = """u => new Promise((done) => {
+      const probe = new Image();
+      probe.onload = () => done(true);
+      probe.onerror = () => done(false);
+      probe.src = u;
+    })"""
+    assert page.evaluate(loads, blob_url) is True
+    page.get_by_label("Visibility", exact=True).select_option("public")
+    expect(page.locator("li.tile")).to_have_count(1)
+    eventually(lambda: page.evaluate(loads, blob_url) is False)
+
 
 def test_untitled_image_alt_text(web_server, context, page):
     me = Account(web_server)
