@@ -79,6 +79,7 @@ export function select(name, choices, selected) {
   );
 }
 
+/** The visibility choices of a file or album ([value, label] pairs). */
 export const VISIBILITIES = [
   ["public", "Public (listed and linkable)"],
   ["unlisted", "Unlisted (anyone with the link)"],

@@ -4,6 +4,7 @@
 import { h } from "../ui.js";
 import { field, select } from "./dialog.js";
 
+/** The sort orders of GET /files ([value, label] pairs); the first is the default. */
 export const SORTS = [
   ["-created", "Newest first"],
   ["created", "Oldest first"],

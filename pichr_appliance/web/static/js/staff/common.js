@@ -45,7 +45,7 @@ export function pager({ offset, limit, total, shown, onPage, label }) {
   );
 }
 
-/** The URL query of this page as an object, and a way to change it (no reload). */
+/** The URL query of this page as an object. */
 export function pageQuery() {
   return Object.fromEntries(new URLSearchParams(location.search));
 }
