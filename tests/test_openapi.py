@@ -29,9 +29,12 @@ SANIC_PARAM = re.compile(r"<([A-Za-z_][A-Za-z0-9_]*)(?::[^>]*)?>")
 
 
 def route_operations(app) -> set[tuple[str, str]]:
-    """(method, path) of every route Sanic has, with ``<name:str>`` written ``{name}``."""
+    """(method, path) of every API route Sanic has (the web interface's HTML pages and
+    assets are not operations), with ``<name:str>`` written ``{name}``."""
     out = set()
     for route in app.router.routes:
+        if getattr(route.handler, "__pichr_page__", False):
+            continue
         path = "/" + SANIC_PARAM.sub(r"{\1}", route.path).lstrip("/")
         for method in route.methods:
             out.add((method.lower(), path))

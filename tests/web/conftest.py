@@ -30,9 +30,11 @@ DESKTOP = {"width": 1280, "height": 900}
 ARTIFACTS = Path(os.environ.get("PICHR_WEB_ARTIFACTS", "build/web-artifacts"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    """One headless chromium for the whole run."""
+    """One headless chromium for the browser tests. Package scope: a running sync
+    Playwright holds an event loop in this thread, which the asyncio tests that pytest
+    runs after tests/web (the plugins') could not start their own beside."""
     if not Path(CHROMIUM).exists():
         pytest.fail(
             f"no chromium at {CHROMIUM}: install it with `apt-get install chromium` "
