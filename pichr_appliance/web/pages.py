@@ -98,6 +98,7 @@ def page_config(settings: Any) -> dict[str, Any]:
         "imageWidths": sorted(settings.images.variant_sizes),
         "multipartThreshold": settings.web.multipart_threshold,
         "partSize": settings.web.part_size,
+        "plans": sorted(name for name in settings.plans if name != "anonymous"),
     }
 
 
