@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import httpx
 from playwright.sync_api import expect
 
 from tests.web.conftest import PASSWORD, api_token, create_user, sign_in, unique
+
+API_KEY = re.compile(r"^pk_[1-9A-HJ-NP-Za-km-z]{32}$")
 
 
 def sign_up_with_form(page: Any, username: str, password: str = PASSWORD) -> None:
@@ -116,7 +120,7 @@ def test_api_key_is_shown_once_listed_and_revoked(page: Any, context: Any, web_s
     keys.get_by_label("Read files and albums").check()
     keys.get_by_role("button", name="Create key").click()
     secret = keys.get_by_label("API key", exact=True)
-    expect(secret).to_have_value(lambda_pk())
+    expect(secret).to_have_value(API_KEY)
     key = secret.input_value()
     expect(keys.get_by_text("This key is shown only now.")).to_be_visible()
     expect(keys.get_by_role("button", name="Copy api key")).to_be_visible()
@@ -139,12 +143,6 @@ def test_api_key_is_shown_once_listed_and_revoked(page: Any, context: Any, web_s
     expect(page.get_by_text("No API keys yet.")).to_be_visible()
     answer = httpx.get(f"{web_server.url}/api/v1/files", headers={"Authorization": f"Bearer {key}"})
     assert answer.status_code == 401
-
-
-def lambda_pk() -> Any:
-    import re
-
-    return re.compile(r"^pk_[1-9A-HJ-NP-Za-km-z]{32}$")
 
 
 def test_profile_and_password_change(page: Any, context: Any, web_server: Any) -> None:
@@ -181,7 +179,7 @@ def test_profile_and_password_change(page: Any, context: Any, web_server: Any) -
     expect(page.get_by_role("heading", name="Profile")).to_be_visible()
 
 
-def test_usage_sharex_and_export(page: Any, context: Any, web_server: Any, tmp_path: Any) -> None:
+def test_usage_sharex_and_export(page: Any, context: Any, web_server: Any) -> None:
     user = create_user(web_server, unique("data"))
     sign_in(context, web_server, user["username"])
     page.goto("/account")
@@ -191,15 +189,14 @@ def test_usage_sharex_and_export(page: Any, context: Any, web_server: Any, tmp_p
     with page.expect_download() as sharex:
         page.get_by_role("button", name="Download ShareX configuration").click()
     assert sharex.value.suggested_filename.endswith(".sxcu")
-    sxcu = json.loads(open(sharex.value.path(), encoding="utf-8").read())
+    sxcu = json.loads(Path(sharex.value.path()).read_text(encoding="utf-8"))
     assert sxcu["RequestURL"].endswith("/api/v1/upload")
     expect(page.get_by_role("row", name="ShareX")).to_be_visible()  # its key is listed
 
     with page.expect_download() as export:
         page.get_by_role("button", name="Download my data (ZIP)").click()
     assert export.value.suggested_filename.startswith(f"pichr-export-{user['username']}-")
-    data = open(export.value.path(), "rb").read()
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+    with zipfile.ZipFile(io.BytesIO(Path(export.value.path()).read_bytes())) as archive:
         assert archive.namelist()
     expect(page.get_by_role("region", name="Export")).to_contain_text("Export ready")
 
@@ -222,3 +219,18 @@ def test_delete_account(page: Any, context: Any, web_server: Any) -> None:
         json={"email": user["username"], "password": PASSWORD},
     )
     assert answer.status_code == 401
+
+
+def test_pages_fit_a_360px_phone(page: Any, context: Any, web_server: Any) -> None:
+    page.set_viewport_size({"width": 360, "height": 800})
+    page.goto("/signup")
+    expect(page.get_by_role("button", name="Create account")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    user = create_user(web_server, unique("phone"))
+    sign_in(context, web_server, user["username"])
+    page.goto("/account")
+    keys = page.get_by_role("region", name="API keys")
+    keys.get_by_label("Name", exact=True).fill("a key with a rather long name")
+    keys.get_by_role("button", name="Create key").click()
+    expect(page.get_by_role("row", name="a key with a rather long name")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360

@@ -8,6 +8,9 @@ import { api, ApiError, upload } from "../api.js";
 import { lost, sleep, transient } from "./direct.js";
 
 const PREFIX = "pichr.upload.";
+// Keys held by a transfer of this page: the same file added twice gets a record of its
+// own instead of sending parts into the other's upload.
+const claimed = new Set();
 /** Waits before the 2nd, 3rd and 4th attempt of a part; then the row offers Resume. */
 export const BACKOFF_MS = [500, 1500, 3000];
 
@@ -73,6 +76,8 @@ export class MultipartTransfer {
     this.file = file;
     this.fields = fields;
     this.key = keyOf(userId, file);
+    if (claimed.has(this.key)) this.key = `${this.key}#${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+    claimed.add(this.key);
     this.userId = userId;
     this.partSize = partSize;
     this.onProgress = onProgress;
@@ -93,7 +98,7 @@ export class MultipartTransfer {
     try {
       const ready = await this.prepare(signal);
       if (ready.stored) {
-        forget(this.record);
+        this.finish();
         return ready.stored;
       }
       await this.sendParts(ready.parts, signal);
@@ -105,7 +110,7 @@ export class MultipartTransfer {
         body: { uploadId, fileId, parts },
         signal,
       });
-      forget(this.record);
+      this.finish();
       return stored;
     } catch (err) {
       if (err.name === "AbortError") {
@@ -122,7 +127,7 @@ export class MultipartTransfer {
   /** The parts the server holds ({partNumber: etag}), after a new init if there is no
    * kept upload (or the server no longer knows it); or {stored} when it is complete. */
   async prepare(signal) {
-    let record = this.record || load(this.key);
+    let record = this.record || (this.key.includes("#") ? null : load(this.key));
     if (record) {
       let status = null;
       try {
@@ -235,5 +240,11 @@ export class MultipartTransfer {
   async dropOnServer() {
     if (this.record) await discard(this.record);
     this.record = null;
+    claimed.delete(this.key);
+  }
+
+  finish() {
+    forget(this.record);
+    claimed.delete(this.key);
   }
 }

@@ -113,9 +113,9 @@ export async function render(root, ctx) {
       }),
       passwordSection(),
       usageSection(user.usage),
+      exportSection(user),
       keys,
       sharexSection(() => keys.reload()),
-      exportSection(user),
       deleteSection(),
     ),
   );

@@ -7,9 +7,8 @@
 import { api } from "../api.js";
 import { requireSignIn } from "../app.js";
 import { announce, config, formatBytes, h, replace, setTitle } from "../ui.js";
-import { DirectTransfer } from "../upload/direct.js";
-import { discard, MultipartTransfer, unfinished } from "../upload/multipart.js";
-import { FileRow } from "../upload/row.js";
+import { fileJob } from "../upload/job.js";
+import { discard, unfinished } from "../upload/multipart.js";
 
 // expiresIn is in hours (API.md, presign).
 const EXPIRY = [
@@ -25,11 +24,6 @@ const VISIBILITY = [
   ["private", "Private: only you"],
 ];
 const PARALLEL = 2;
-
-/** A file's default title: its name without the extension. */
-export function titleOf(name) {
-  return (name.replace(/\.[^./\\]+$/, "") || name).slice(0, 200);
-}
 
 function field(id, label, control, hint) {
   const hintId = hint ? `${id}-hint` : null;
@@ -93,18 +87,6 @@ function createQueue(limit) {
   return (job) => {
     waiting.push(job);
     pump();
-  };
-}
-
-/** Announce each quarter of a large file's parts once. */
-function milestones(name) {
-  let said = 0;
-  return (n, count) => {
-    const quarter = Math.floor((n / count) * 4);
-    if (quarter > said && quarter < 4) {
-      said = quarter;
-      announce(`${name}: ${quarter * 25}% uploaded`);
-    }
   };
 }
 
@@ -232,66 +214,15 @@ export async function render(root, ctx) {
   const pending = unfinishedSection(ctx.user);
   const enqueue = createQueue(PARALLEL);
 
-  const addOne = (file, fields) => {
-    const own = { ...fields, title: fields.title || titleOf(file.name) };
-    const big = file.size > threshold;
-    let running = false;
-    let cancelled = false;
-    const row = new FileRow(file, { onCancel: () => cancel(), onResume: () => attempt() });
-    const hooks = {
-      onProgress: (loaded, total) => row.progress(loaded, total),
-      onStatus: (text) => row.state("uploading", text),
-    };
-    const transfer = big
-      ? new MultipartTransfer(file, own, {
-          ...hooks,
-          userId: ctx.user.id,
-          partSize,
-          onPart: milestones(file.name),
-          onResumed: (held, count) => announce(`${file.name}: resuming, ${held} of ${count} parts were already uploaded`),
-        })
-      : new DirectTransfer(file, own, hooks);
-    const attempt = async () => {
-      if (cancelled) return;
-      running = true;
-      row.state("uploading", "Starting…");
-      try {
-        const stored = await transfer.run();
-        row.done(stored);
-        announce(`${file.name} uploaded`, "success");
-      } catch (err) {
-        if (err.name === "AbortError") {
-          row.state("cancelled", "Cancelled");
-          announce(`${file.name}: upload cancelled`);
-        } else if (err.name === "ConnectionLost") {
-          const kept = big ? " The parts sent so far are kept." : "";
-          row.paused(`${err.message}.${kept}`, big ? "Resume" : "Retry");
-          announce(`${file.name}: ${err.message}`, "error");
-        } else {
-          row.state("failed", `Refused: ${err.message}`);
-          announce(`${file.name} was refused: ${err.message}`, "error");
-        }
-      } finally {
-        running = false;
-      }
-    };
-    const cancel = async () => {
-      cancelled = true;
-      await transfer.cancel();
-      if (!running) {
-        row.state("cancelled", "Cancelled");
-        announce(`${file.name}: upload cancelled`);
-      }
-    };
-    if (big) pending.resumed(file);
-    rows.prepend(row.el);
-    enqueue(attempt);
-  };
-
   const addFiles = (files) => {
     if (!files.length) return;
     const fields = options.read();
-    for (const file of files) addOne(file, fields);
+    for (const file of files) {
+      const job = fileJob(file, fields, { userId: ctx.user.id, threshold, partSize });
+      if (job.big) pending.resumed(file);
+      rows.prepend(job.row.el);
+      enqueue(job.attempt);
+    }
     announce(files.length === 1 ? `Uploading ${files[0].name}` : `Uploading ${files.length} files`);
   };
 
