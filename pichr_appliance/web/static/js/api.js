@@ -103,11 +103,18 @@ export async function api(path, options = {}) {
 }
 
 /** Upload `body` with progress (fetch has no upload progress): resolves to the JSON
- * answer, rejects with ApiError, or with an AbortError when `signal` aborts. */
+ * answer, rejects with ApiError, or with an AbortError when `signal` aborts (also when
+ * it aborted before the request started). The access token goes only to this origin,
+ * never to another host (a storage bucket's presigned URL). */
 export function upload(url, { method = "PUT", body, headers = {}, onProgress, signal } = {}) {
-  return authHeaders().then(
+  const own = new URL(url, location.origin).origin === location.origin;
+  return (own ? authHeaders() : Promise.resolve({})).then(
     (auth) =>
       new Promise((resolve, reject) => {
+        if (signal && signal.aborted) {
+          reject(new DOMException("Upload cancelled", "AbortError"));
+          return;
+        }
         const xhr = new XMLHttpRequest();
         xhr.open(method, url);
         xhr.setRequestHeader("Accept", "application/json");
