@@ -389,7 +389,7 @@ def test_csp_header_on_every_html_answer(web_server: Any, world: dict[str, Any])
     }
     headers = {"Accept": "text/html,application/xhtml+xml"}
     for path, status in expected.items():
-        answer = httpx.get(f"{web_server.url}{path}", headers=headers)
+        answer = httpx.get(f"{web_server.url}{path}", headers=headers, timeout=60)
         assert answer.status_code == status, (path, answer.status_code)
         assert answer.headers["content-type"].startswith("text/html"), path
         policy = answer.headers.get("content-security-policy")
@@ -398,7 +398,7 @@ def test_csp_header_on_every_html_answer(web_server: Any, world: dict[str, Any])
         assert "unsafe" not in policy, (path, policy)
     # Whatever else answers in HTML (an unknown page, if it is a page) has it too.
     for path in ("/nope", "/v/", "/a/", "/static/nope.css"):
-        answer = httpx.get(f"{web_server.url}{path}", headers=headers)
+        answer = httpx.get(f"{web_server.url}{path}", headers=headers, timeout=60)
         if answer.headers.get("content-type", "").startswith("text/html"):
             policy = answer.headers.get("content-security-policy", "")
             assert csp_directives(policy) == CSP, (path, policy)
