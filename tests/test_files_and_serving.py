@@ -145,6 +145,11 @@ def test_serving_headers_conditional_and_ranges(pichr_client, pichr_user):
     f = pichr_client.get(f"/api/v1/files/{fid}").json
     # GETs count once each (HEAD and 304 answers do not): at least the 4 successful ones.
     assert f["downloadCount"] == 1 and f["viewCount"] >= 4
+    # A variant is a thumbnail, not a view.
+    assert pichr_client.get(f"/i/{fid}?w=64").status == 200
+    pichr_client.run(pichr_client.runtime.counters.flush())
+    again = pichr_client.get(f"/api/v1/files/{fid}").json
+    assert again["viewCount"] == f["viewCount"]
 
 
 def test_variants(pichr_client, pichr_user):

@@ -155,7 +155,9 @@ async def serve_image(request: Request, name: str) -> HTTPResponse:
     if _not_modified(request, etag, modified):
         return empty(status=304, headers=headers)
     counters = request.app.ctx.runtime.counters
-    if request.method == "GET":
+    if request.method == "GET" and (download or not params):
+        # A resized variant is a thumbnail in a grid, not someone looking at the image:
+        # views count originals (and the web image page, web/public.py).
         (counters.download if download else counters.view)(file.id)
     if rt.storage.redirects:
         return await _redirect(rt, key, mime, public, safe)

@@ -98,6 +98,8 @@ def page_config(settings: Any) -> dict[str, Any]:
         "imageWidths": sorted(settings.images.variant_sizes),
         "multipartThreshold": settings.web.multipart_threshold,
         "partSize": settings.web.part_size,
+        # Public by design (supabase-js sends it from every page); the account page shows it.
+        "supabaseAnonKey": settings.auth.supabase_anon_key,
         "plans": sorted(name for name in settings.plans if name != "anonymous"),
     }
 

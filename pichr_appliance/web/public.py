@@ -177,6 +177,8 @@ async def image(request: Request, file_id: str) -> HTTPResponse:
         return error_page(request, 410 if gone else 404, lookup=None if gone else "file")
     if file.age_restricted:
         return error_page(request, 403, lookup="file", next=request.path)
+    if request.method == "GET":
+        rt.counters.view(file.id)  # the page shows a variant, which /i/ does not count
     data = (await files_service.files_json(settings, rt.storage, [file], None))[0]
     label = label_of(data, "Untitled image")
     shown = links.preview(settings, data)

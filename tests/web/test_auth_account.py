@@ -234,3 +234,13 @@ def test_pages_fit_a_360px_phone(page: Any, context: Any, web_server: Any) -> No
     keys.get_by_role("button", name="Create key").click()
     expect(page.get_by_role("row", name="a key with a rather long name")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
+
+
+def test_account_page_shows_the_supabase_anon_key(page: Any, context: Any, web_server: Any) -> None:
+    user = create_user(web_server, unique("dev"))
+    sign_in(context, web_server, user["username"])
+    page.goto("/account")
+    key = (web_server.data_dir / "supabase-anon.key").read_text().strip()
+    expect(page.get_by_label("Supabase anon key")).to_have_value(key)
+    expect(page.get_by_label("Supabase URL")).to_have_value(web_server.url)
+    expect(page.get_by_label("API base URL")).to_have_value(f"{web_server.url}/api/v1")

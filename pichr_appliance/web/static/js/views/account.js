@@ -7,7 +7,7 @@ import { requireSignIn } from "../app.js";
 import { deleteSection, exportSection, sharexSection } from "../account/data.js";
 import { actionForm, card, field } from "../account/forms.js";
 import { keysSection } from "../account/keys.js";
-import { formatBytes, h, replace, setTitle } from "../ui.js";
+import { config, copyField, formatBytes, h, replace, setTitle } from "../ui.js";
 
 const PROFILE_LABELS = { firstName: "First name", lastName: "Last name", username: "Username" };
 
@@ -87,6 +87,19 @@ function usageSection(usage) {
   );
 }
 
+function developerSection() {
+  const { publicUrl, supabaseAnonKey } = config();
+  return card(
+    "developer-title",
+    "For developers",
+    h("p", { class: "hint" }, "Scripts use an API key (above) with the JSON API; supabase-js clients use this server's URL and its public anon key."),
+    copyField("API base URL", `${publicUrl}/api/v1`),
+    copyField("Supabase URL", publicUrl),
+    supabaseAnonKey && copyField("Supabase anon key", supabaseAnonKey),
+    h("p", {}, h("a", { href: "/api/v1/openapi.json" }, "The OpenAPI document")),
+  );
+}
+
 function renameInNav(user) {
   const link = document.querySelector('#site-nav a[href="/account"]');
   if (link) link.textContent = user.username;
@@ -116,6 +129,7 @@ export async function render(root, ctx) {
       exportSection(user),
       keys,
       sharexSection(() => keys.reload()),
+      developerSection(),
       deleteSection(),
     ),
   );
