@@ -55,5 +55,7 @@ def test_signup_hashes_the_password_whether_or_not_the_email_is_taken(pichr_clie
         status, _ = signup(f"other{i}@example.com", taken["username"])
         assert status == 409 and len(calls) == before + 3
     ratio = statistics.median(conflict) / statistics.median(fresh)
-    # Without hashing first a taken email answered ~50x faster than a new one.
-    assert 0.5 < ratio < 2.0, (fresh, conflict)
+    # Without hashing first a taken email answered ~50x faster than a new one. A new
+    # account also writes the user and a session, which a loaded machine makes slower
+    # (seen: 0.49), so the bounds only have to tell "same order" from "50x".
+    assert 0.25 < ratio < 4.0, (fresh, conflict)
