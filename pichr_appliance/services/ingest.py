@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from tortoise.transactions import in_transaction
 
-from .. import imaging
+from .. import formats, imaging
 from ..errors import ApiError, bad_request, conflict, not_found
 from ..models import AlbumFile, File, Upload, User
 from ..security import file_size_and_sha256
@@ -173,7 +173,7 @@ async def file_chunks(path: Path, chunk_size: int = CHUNK) -> AsyncIterator[byte
 def sniff_file(path: Path) -> str | None:
     """The image type of a local file from its first bytes, or None."""
     with open(path, "rb") as fh:
-        return imaging.sniff(fh.read(32))
+        return imaging.sniff(fh.read(imaging.SNIFF_BYTES))
 
 
 async def upload_local_file(
@@ -194,7 +194,7 @@ async def upload_local_file(
     path = Path(path)
     mime = sniff_file(path)
     if mime is None:
-        raise ApiError(415, "unsupported_type", "not a JPEG, PNG, GIF, WebP or AVIF image")
+        raise ApiError(415, "unsupported_type", "not an image of an accepted type")
     body: dict[str, Any] = {
         "filename": path.name,
         "mime": mime,
@@ -274,7 +274,7 @@ async def process(rt: Runtime, upload: Upload, path: Path, total: int, sha: str)
         path.unlink(missing_ok=True)
     file.bytes, file.sha256, file.phash = total, sha, info.phash
     file.width, file.height, file.duplicate_of = info.width, info.height, duplicate
-    file.nsfw_score = score
+    file.nsfw_score, file.blurhash = score, info.blurhash
     if moderation.auto_age_restricted(rt.settings, score):
         file.age_restricted = True
     file.status = "ready"
@@ -318,10 +318,11 @@ async def _inspect(settings: Any, file: File, path: Path) -> Any:
     except imaging.ImageRejected as exc:
         status = 400 if exc.code in ("image_too_large", "too_much_metadata") else 415
         raise ApiError(status, exc.code, exc.message) from None
-    if info.mime != file.mime:
+    if not formats.same_type(info.mime, file.mime):
         raise ApiError(
             415, "mime_mismatch", f"The bytes are {info.mime}, but {file.mime} was declared"
         )
+    file.mime = info.mime  # HEIC declared as image/heif (or the reverse): the bytes say
     return info
 
 

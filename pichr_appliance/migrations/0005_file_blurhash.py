@@ -1,0 +1,16 @@
+from tortoise import migrations
+from tortoise.migrations import operations as ops
+from tortoise import fields
+
+class Migration(migrations.Migration):
+    dependencies = [('models', '0004_user_external_id')]
+
+    initial = False
+
+    operations = [
+        ops.AddField(
+            model_name='File',
+            name='blurhash',
+            field=fields.CharField(null=True, max_length=64),
+        ),
+    ]
