@@ -275,6 +275,7 @@ async def process(rt: Runtime, upload: Upload, path: Path, total: int, sha: str)
     file.bytes, file.sha256, file.phash = total, sha, info.phash
     file.width, file.height, file.duplicate_of = info.width, info.height, duplicate
     file.nsfw_score, file.blurhash = score, info.blurhash
+    file.animated = info.frames > 1 and info.mime in ("image/gif", "image/webp", "image/png")
     if moderation.auto_age_restricted(rt.settings, score):
         file.age_restricted = True
     file.status = "ready"

@@ -10,6 +10,11 @@ class Migration(migrations.Migration):
     operations = [
         ops.AddField(
             model_name='File',
+            name='animated',
+            field=fields.BooleanField(default=False),
+        ),
+        ops.AddField(
+            model_name='File',
             name='blurhash',
             field=fields.CharField(null=True, max_length=64),
         ),
