@@ -106,6 +106,9 @@ class UploadSettings(_Section):
     max_pixels: int = Field(100_000_000, ge=1)
     max_metadata_bytes: int = Field(16 * 1024 * 1024, ge=64 * 1024)
     max_buffered_bytes: int = Field(64 * 1024 * 1024, ge=1024 * 1024)
+    # Inspect HEIC/HEIF uploads in a child process: a decoder crash refuses the upload
+    # instead of killing the worker (isolation.py).
+    isolate_heif: bool = True
     stale_upload_hours: int = Field(24, ge=1)
     sweep_interval: int = Field(300, ge=5)
 

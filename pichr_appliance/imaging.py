@@ -10,13 +10,15 @@ from __future__ import annotations
 import io
 import os
 import re
+import struct
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, ImageCms, ImageOps, ImageSequence, UnidentifiedImageError
 
-from . import formats, metadata, polyglot
+from . import formats, isobmff, metadata, polyglot
 from .formats import DISPLAYABLE, sniff  # noqa: F401  (imaging.sniff: the old name)
 
 # EXIF tags that say where a photo was taken, and how it is turned.
@@ -54,6 +56,9 @@ class ImageRejected(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+    def __reduce__(self):  # raised in a child process (isolation.py), re-raised here
+        return (ImageRejected, (self.code, self.message))
 
 
 @dataclass
@@ -108,12 +113,25 @@ def inspect(
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise ImageRejected("image_too_large", "The image has too many pixels") from None
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        except (
+            UnidentifiedImageError,
+            OSError,
+            SyntaxError,
+            ValueError,
+            EOFError,
+            RuntimeError,
+        ) as exc:
             raise ImageRejected(
                 "invalid_image", f"The image is damaged or truncated: {decoder_error(exc, path)}"
             ) from None
     if strip_location:
-        info.location_stripped = metadata.strip_location(path, mime, limit=max_metadata)
+        try:
+            info.location_stripped = metadata.strip_location(path, mime, limit=max_metadata)
+        except (struct.error, IndexError, ValueError, zlib.error, EOFError):
+            # Refused rather than stored with a location that could not be removed.
+            raise ImageRejected(
+                "invalid_image", "The image's metadata is damaged: its location cannot be removed"
+            ) from None
     return info
 
 
@@ -180,6 +198,10 @@ def _check_memory_needs(fh, mime: str, *, max_metadata: int, max_buffered: int) 
                 "too_much_metadata",
                 f"{mime} files are decoded in memory; at most {max_buffered} bytes allowed",
             )
+        if mime in ("image/heic", "image/heif"):
+            fh.seek(0)
+            if not isobmff.item_strings_valid(fh.read(size)):
+                raise ImageRejected("invalid_image", "The image's item table is damaged")
         return
     if formats.metadata_bytes(fh, mime, max_metadata) > max_metadata:
         raise ImageRejected(
@@ -297,8 +319,9 @@ def make_variant(
         options: dict = {"optimize": True} if pil_format == "PNG" else {"quality": quality}
         if pil_format == "AVIF":
             options["speed"] = 8  # about WebP's encoding time; the default is ~5x slower
-        if icc:
-            options["icc_profile"] = icc
+        # Set even when None: Pillow's encoders otherwise copy the source's profile, EXIF
+        # and XMP (orientation applied twice, the location of a keep-location original).
+        options.update(icc_profile=icc, exif=b"", xmp=b"")
         img.save(buf, format=pil_format, **options)
         return buf.getvalue()
 

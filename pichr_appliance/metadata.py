@@ -34,6 +34,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from . import isobmff
+
 GPS_IFD = 0x8825
 XMP_TAG, IPTC_TAG, PHOTOSHOP_TAG = 700, 33723, 34377
 TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}
@@ -395,40 +397,25 @@ def _tiff(fh: BinaryIO, limit: int) -> bool:
     return _scrub_tiff(_FileView(fh), limit=limit, pages=True)
 
 
-def _boxes(data: bytes, start: int, end: int):
-    """``(type, payload start, box end)`` of the ISOBMFF boxes in ``data[start:end]``."""
-    pos = start
-    while pos + 8 <= end:
-        size, btype = struct.unpack(">I4s", data[pos : pos + 8])
-        header = 8
-        if size == 1:
-            if pos + 16 > end:
-                return
-            size, header = struct.unpack(">Q", data[pos + 8 : pos + 16])[0], 16
-        elif size == 0:
-            size = end - pos
-        if size < header or pos + size > end:
-            return
-        yield btype, pos + header, pos + size
-        pos += size
-
-
 def _isobmff(fh: BinaryIO, limit: int) -> bool:
     """AVIF/HEIF: the ``Exif`` and XMP items of the ``meta`` box, patched where ``iloc``
     says their bytes are (in the file, or in ``idat``)."""
     size = os.fstat(fh.fileno()).st_size
     fh.seek(0)
     data = fh.read(size)  # AVIF/HEIF files are capped by uploads.max_buffered_bytes
-    meta = next(((s, e) for t, s, e in _boxes(data, 0, len(data)) if t == b"meta"), None)
+    meta = next(((s, e) for t, s, e in isobmff.boxes(data, 0, len(data)) if t == b"meta"), None)
     if meta is None:
         return False
-    children = {t: (s, e) for t, s, e in _boxes(data, meta[0] + 4, meta[1])}
+    children = {t: (s, e) for t, s, e in isobmff.boxes(data, meta[0] + 4, meta[1])}
     if b"iinf" not in children or b"iloc" not in children:
         return False
-    kinds = _item_kinds(data, *children[b"iinf"])
+    kinds = {
+        item: {"Exif": scrub_heif_exif, "xmp": scrub_xmp}[kind]
+        for item, kind in isobmff.item_kinds(data, *children[b"iinf"]).items()
+    }
     idat = children.get(b"idat", (0, 0))[0]
     changed = False
-    for item_id, extents in _item_locations(data, *children[b"iloc"], idat=idat).items():
+    for item_id, extents in isobmff.item_locations(data, *children[b"iloc"], idat=idat).items():
         scrub = kinds.get(item_id)
         if scrub is None or sum(n for _, n in extents) > limit:
             continue
@@ -442,61 +429,6 @@ def _isobmff(fh: BinaryIO, limit: int) -> bool:
             pos += n
         changed = True
     return changed
-
-
-def _item_kinds(data: bytes, start: int, end: int) -> dict[int, Callable[[bytearray], bool]]:
-    version = data[start]
-    pos = start + 4 + (2 if version == 0 else 4)
-    kinds: dict[int, Callable[[bytearray], bool]] = {}
-    for btype, s, e in _boxes(data, pos, end):
-        if btype != b"infe" or data[s] < 2:
-            continue
-        pos = s + 4
-        if data[s] == 2:
-            item_id, pos = struct.unpack(">H", data[pos : pos + 2])[0], pos + 2
-        else:
-            item_id, pos = struct.unpack(">I", data[pos : pos + 4])[0], pos + 4
-        item_type = data[pos + 2 : pos + 6]
-        rest = data[pos + 6 : e].split(b"\x00")
-        if item_type == b"Exif":
-            kinds[item_id] = scrub_heif_exif
-        elif item_type == b"mime" and len(rest) > 1 and rest[1] == b"application/rdf+xml":
-            kinds[item_id] = scrub_xmp
-    return kinds
-
-
-def _item_locations(data: bytes, start: int, end: int, *, idat: int) -> dict[int, list]:
-    """item id -> [(file offset, length)] for construction methods 0 (file) and 1 (idat)."""
-    version = data[start]
-    pos = start + 4
-    sizes = data[pos], data[pos + 1]
-    offset_size, length_size = sizes[0] >> 4, sizes[0] & 15
-    base_size, index_size = sizes[1] >> 4, (sizes[1] & 15 if version in (1, 2) else 0)
-    pos += 2
-
-    def num(n: int) -> int:
-        nonlocal pos
-        value = int.from_bytes(data[pos : pos + n], "big") if n else 0
-        pos += n
-        return value
-
-    count = num(2 if version < 2 else 4)
-    found: dict[int, list] = {}
-    for _ in range(count):
-        if pos >= end:
-            break
-        item_id = num(2 if version < 2 else 4)
-        method = num(2) & 15 if version in (1, 2) else 0
-        num(2)  # data reference index
-        base = num(base_size)
-        extents = []
-        for _ in range(num(2)):
-            num(index_size)
-            offset, length = num(offset_size), num(length_size)
-            extents.append((base + offset + (idat if method == 1 else 0), length))
-        if method in (0, 1) and all(o + n <= len(data) for o, n in extents):
-            found[item_id] = extents
-    return found
 
 
 # ---------------------------------------------------------------- PNG

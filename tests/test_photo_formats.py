@@ -10,13 +10,16 @@ Each goes through the real API: upload, serve the original, make a variant.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
+import os
 import struct
 
 import pytest
 from PIL import Image, IptcImagePlugin, PngImagePlugin
 
-from pichr_appliance import formats, imaging
+from pichr_appliance import formats, imaging, isolation
 
 MAX = 50_000_000
 CITY = b"Carcassonne"  # an IPTC/XMP city no other byte of a sample contains
@@ -376,3 +379,62 @@ def test_photoshop_jpeg_with_markup_in_its_plist_is_still_a_polyglot(pichr_clien
         "/api/v1/upload?filename=ps.jpg", content=data, headers=pichr_user["headers"]
     )
     assert r.status == 415 and r.json["code"] == "polyglot", r.text
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_damaged_metadata_is_refused_or_accepted_never_an_error(tmp_path, name):
+    import random
+
+    data = SAMPLES[name][0]()
+    rng = random.Random(name)
+    path = tmp_path / "damaged"
+    for _ in range(30):
+        damaged = bytearray(data)
+        for _ in range(rng.randint(1, 8)):
+            damaged[rng.randrange(min(len(data), 3000))] = rng.randrange(256)
+        path.write_bytes(damaged)
+        with contextlib.suppress(imaging.ImageRejected):
+            if SAMPLES[name][1] == "image/heic":  # as the server does: in a child process
+                asyncio.run(isolation.run(imaging.inspect, path, max_pixels=MAX))
+            else:
+                imaging.inspect(path, max_pixels=MAX)
+
+
+def test_variants_keep_the_colour_profile(tmp_path):
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    path = tmp_path / "tagged.jpg"
+    path.write_bytes(encode(photo(), "JPEG", icc_profile=icc, exif=gps_exif(orientation=6)))
+    for fmt in ("jpeg", "webp", "png", "avif"):
+        out = imaging.make_variant(path, width=32, height=None, fit="contain", fmt=fmt, quality=80)
+        with Image.open(io.BytesIO(out)) as img:
+            assert img.info.get("icc_profile") == icc, fmt
+            assert img.size == (32, 48), fmt  # orientation 6 applied
+            assert not img.getexif(), fmt  # neither turned twice nor located
+    # A profile of another colour space than the output's is dropped, not mislabelled.
+    grey = tmp_path / "grey.png"
+    photo().convert("L").save(grey, icc_profile=icc)  # an RGB profile on grey pixels
+    out = imaging.make_variant(grey, width=32, height=None, fit="contain", fmt="png", quality=80)
+    with Image.open(io.BytesIO(out)) as img:
+        assert img.mode == "L" and "icc_profile" not in img.info
+
+
+def test_a_decoder_crash_refuses_the_upload_not_the_worker(pichr_client, pichr_user):
+    # A HEIC whose XMP item's type is not UTF-8 made pi-heif 1.4 dereference NULL: such
+    # files are refused before libheif reads them; and a decoder that dies anyway (here:
+    # made to) refuses the upload while the worker goes on serving.
+    data = bytearray(heic())
+    at = data.index(b"application/rdf+xml")
+    data[at + 12] = 0x93
+    r = pichr_client.post("/api/v1/upload?filename=x.heic", content=bytes(data),
+                          headers=pichr_user["headers"])  # fmt: skip
+    assert r.status == 415 and r.json["code"] == "invalid_image", r.text
+
+    async def crash():
+        await isolation.run(os.abort)  # the child dies as a segfault would kill it
+
+    with pytest.raises(imaging.ImageRejected):
+        pichr_client.run(crash())
+    f = pichr_client.upload(pichr_user, heic(), filename="ok.heic", mime="image/heic")
+    assert f["status"] == "ready"

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from tortoise.transactions import in_transaction
 
-from .. import formats, imaging
+from .. import formats, imaging, isolation
 from ..errors import ApiError, bad_request, conflict, not_found
 from ..models import AlbumFile, File, Upload, User
 from ..security import file_size_and_sha256
@@ -305,17 +305,19 @@ def _check_declared(upload: Upload, total: int, sha: str) -> None:
 async def _inspect(settings: Any, file: File, path: Path) -> Any:
     """Decode the image off the event loop (sniff, pixel ceiling, GPS strip, phash);
     400/415 when it is not an acceptable image of the declared type."""
+    up = settings.uploads
+    options = {
+        "max_pixels": up.max_pixels,
+        "strip_location": not file.keep_location,
+        "max_metadata": up.max_metadata_bytes,
+        "max_buffered": up.max_buffered_bytes,
+    }
     try:
-        info = await asyncio.get_running_loop().run_in_executor(
-            None,
-            lambda: imaging.inspect(
-                path,
-                max_pixels=settings.uploads.max_pixels,
-                strip_location=not file.keep_location,
-                max_metadata=settings.uploads.max_metadata_bytes,
-                max_buffered=settings.uploads.max_buffered_bytes,
-            ),
-        )
+        if up.isolate_heif and sniff_file(path) in ("image/heic", "image/heif"):
+            info = await isolation.run(imaging.inspect, path, **options)
+        else:
+            loop = asyncio.get_running_loop()
+            info = await loop.run_in_executor(None, lambda: imaging.inspect(path, **options))
     except imaging.ImageRejected as exc:
         status = 400 if exc.code in ("image_too_large", "too_much_metadata") else 415
         raise ApiError(status, exc.code, exc.message) from None

@@ -1,0 +1,61 @@
+"""Decoders that run in a child process, so that a crash there refuses one upload
+instead of killing the server worker (and every request it holds).
+
+HEIC/HEIF uploads are inspected this way (``uploads.isolate_heif``): libheif and
+libde265 are C code fed with untrusted bytes, and pi-heif 1.4 was seen to segfault on
+damaged item tables (``isobmff.item_strings_valid`` catches that case up front). One
+child per server worker, started on the first HEIC (spawned: ~1 s, then reused) and
+replaced when it dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import multiprocessing
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from .imaging import ImageRejected
+
+_pool: ProcessPoolExecutor | None = None
+_lock = threading.Lock()
+
+
+def _executor() -> ProcessPoolExecutor:
+    global _pool
+    with _lock:
+        if _pool is None:
+            context = multiprocessing.get_context("spawn")
+            _pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+        return _pool
+
+
+def _discard(pool: ProcessPoolExecutor) -> None:
+    global _pool
+    with _lock:
+        if _pool is pool:
+            _pool = None
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def run(fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` in the child; ``ImageRejected`` when the child dies."""
+    pool = _executor()
+    call = functools.partial(fn, *args, **kwargs)
+    try:
+        return await asyncio.get_running_loop().run_in_executor(pool, call)
+    except BrokenProcessPool:
+        _discard(pool)
+        raise ImageRejected("invalid_image", "The decoder failed on this image") from None
+
+
+def shutdown() -> None:
+    """Stop the child (worker shutdown)."""
+    global _pool
+    with _lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
