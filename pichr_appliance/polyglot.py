@@ -7,9 +7,11 @@ the file's size):
   parsers act on (and ``%PDF-``, which PDF readers find in the first KiB; and a ZIP
   end of central directory, which archive tools look for in the last 64 KiB): image
   data is compressed noise, so only long, specific patterns are looked for there;
-- every metadata region, wherever it is (JPEG APPn/COM segments, PNG chunks other
-  than image data, GIF comment/application/plain-text extensions, WebP chunks other
-  than image data, AVIF top-level boxes other than ``mdat``), for *active* markup:
+  formats whose pixels may be stored raw (BMP, TIFF) get that look over the whole file;
+- every metadata region, wherever it is (JPEG APPn/COM segments, each Photoshop
+  resource of APP13 on its own, PNG chunks other than image data, GIF
+  comment/application/plain-text extensions, WebP chunks other than image data,
+  AVIF/HEIF top-level boxes other than ``mdat``, TIFF tag values), for *active* markup:
   elements that run script or load content (script, iframe, object, embed, svg,
   html, body, img, form, style, base, frame, applet; namespaced too, ``x:script``),
   ``<meta http-equiv``, ``<!doctype html``, an ``on...=`` handler on any element,
