@@ -21,7 +21,7 @@ from typing import Any
 from .imaging import ImageRejected
 
 _pool: ProcessPoolExecutor | None = None
-_lock = threading.Lock()
+_lock = threading.RLock()
 
 
 def _executor() -> ProcessPoolExecutor:
@@ -41,12 +41,30 @@ def _discard(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
+def _submit(pool: ProcessPoolExecutor, call: Any) -> Any:
+    """``pool.submit(call)``, allowed to start the child from a daemonic process.
+
+    Sanic's workers are daemonic, and multiprocessing refuses children there (so that a
+    daemon's children cannot outlive it). The child here exits when its parent's end of
+    the call queue closes, and the worker stops it at shutdown; so the check is lifted
+    while the pool starts it (the executor spawns on submit)."""
+    config = multiprocessing.current_process()._config  # type: ignore[attr-defined]
+    daemon = config.get("daemon")
+    with _lock:
+        config["daemon"] = False
+        try:
+            return pool.submit(call)
+        finally:
+            if daemon is not None:
+                config["daemon"] = daemon
+
+
 async def run(fn: Any, /, *args: Any, **kwargs: Any) -> Any:
     """``fn(*args, **kwargs)`` in the child; ``ImageRejected`` when the child dies."""
     pool = _executor()
     call = functools.partial(fn, *args, **kwargs)
     try:
-        return await asyncio.get_running_loop().run_in_executor(pool, call)
+        return await asyncio.wrap_future(_submit(pool, call))
     except BrokenProcessPool:
         _discard(pool)
         raise ImageRejected("invalid_image", "The decoder failed on this image") from None

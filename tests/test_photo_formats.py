@@ -438,3 +438,26 @@ def test_a_decoder_crash_refuses_the_upload_not_the_worker(pichr_client, pichr_u
         pichr_client.run(crash())
     f = pichr_client.upload(pichr_user, heic(), filename="ok.heic", mime="image/heic")
     assert f["status"] == "ready"
+
+
+@pytest.mark.slow
+def test_heic_through_a_real_server_process(tmp_path):
+    # `serve` workers are daemonic processes, where multiprocessing refuses children:
+    # the HEIC decoder's child must start there all the same, and stop with the worker.
+    import httpx
+
+    from pichr_appliance.testing import LiveServer
+
+    server = LiveServer(tmp_path / "data", args=["--workers", "1"]).start()
+    try:
+        r = httpx.post(f"{server.url}/api/v1/auth/signup", json={
+            "email": "h@example.com", "password": "correct horse battery", "username": "heic",
+            "firstName": "H", "lastName": "E", "ageConfirmed": True})  # fmt: skip
+        headers = {"Authorization": f"Bearer {r.json()['session']['access_token']}"}
+        r = httpx.post(f"{server.url}/api/v1/upload?filename=phone", content=heic(),
+                       headers=headers, timeout=60)  # fmt: skip
+        assert r.status_code == 201 and r.json()["mime"] == "image/heic", server.output()
+        assert location_left(httpx.get(f"{server.url}/i/{r.json()['id']}?original=1").content) == []
+    finally:
+        assert server.stop() == 0, server.output()
+    assert "Traceback" not in server.output()
