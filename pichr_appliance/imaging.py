@@ -233,8 +233,10 @@ def placeholder(img: Image.Image) -> str | None:
     import blurhash
 
     try:
-        small = img.copy()
-        small.thumbnail((32, 32), Image.Resampling.BILINEAR)
+        # Straight to 32 px (a copy of a 80 MP page first would cost as much again).
+        scale = 32 / max(img.size)
+        size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+        small = img.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
         small = orient(small, img.getexif().get(ORIENTATION, 1))
         if small.mode in ("RGBA", "LA", "PA") or "transparency" in small.info:
             back = Image.new("RGB", small.size, (255, 255, 255))

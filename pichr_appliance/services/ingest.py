@@ -313,7 +313,8 @@ async def _inspect(settings: Any, file: File, path: Path) -> Any:
         "max_buffered": up.max_buffered_bytes,
     }
     try:
-        if up.isolate_heif and sniff_file(path) in ("image/heic", "image/heif"):
+        heif = sniff_file(path) in ("image/heic", "image/heif")
+        if heif and up.isolate_heif and path.stat().st_size <= up.max_buffered_bytes:
             info = await isolation.run(imaging.inspect, path, **options)
         else:
             loop = asyncio.get_running_loop()
