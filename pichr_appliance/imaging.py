@@ -350,7 +350,6 @@ def _to_8bit(img: Image.Image) -> Image.Image:
 def _resize(img: Image.Image, width, height, fit) -> Image.Image:
     if fit == "cover" and width and height:
         return ImageOps.fit(img, (width, height), Image.Resampling.LANCZOS)
-    img = img.copy() if img.readonly or getattr(img, "fp", None) else img
     img.thumbnail((width or 100_000, height or 100_000), Image.Resampling.LANCZOS, reducing_gap=3.0)
     return img
 
