@@ -461,3 +461,54 @@ def test_heic_through_a_real_server_process(tmp_path):
     finally:
         assert server.stop() == 0, server.output()
     assert "Traceback" not in server.output()
+
+
+def gif_with_xmp(packet: bytes) -> bytes:
+    base = encode(photo((16, 16)), "GIF")
+    head_end = 13 + (3 * (2 << (base[10] & 7)) if base[10] & 0x80 else 0)
+    trailer = b"\x01" + bytes(range(255, -1, -1))  # the XMP 'magic trailer'
+    ext = b"\x21\xff\x0bXMP DataXMP" + packet + trailer + b"\x00"
+    return base[:head_end] + ext + base[head_end:]
+
+
+def png_with_raw_profile_and_compressed_xmp() -> bytes:
+    import binascii
+    import zlib
+
+    payload = b"Exif\x00\x00" + gps_exif()[6:] if gps_exif().startswith(b"Exif") else gps_exif()
+    hexed = binascii.hexlify(payload)
+    text = b"\nexif\n" + str(len(payload)).rjust(8).encode() + b"\n" + hexed + b"\n"
+    raw = b"Raw profile type exif\x00\x00" + zlib.compress(text)
+    xmp = b"XML:com.adobe.xmp\x00\x01\x00\x00\x00" + zlib.compress(XMP_GPS)
+    base = encode(photo(), "PNG")
+    return base[:33] + png_chunk(b"zTXt", raw) + png_chunk(b"iTXt", xmp) + base[33:]
+
+
+@pytest.mark.parametrize(
+    "maker", [lambda: gif_with_xmp(XMP_GPS), png_with_raw_profile_and_compressed_xmp],
+    ids=["gif xmp", "png raw profile + compressed xmp"],
+)  # fmt: skip
+def test_less_common_metadata_homes_lose_their_location(tmp_path, maker):
+    import zlib
+
+    data = maker()
+    assert any(t in data for t in (CITY, b"Raw profile")), "the sample carries location"
+    path = tmp_path / "img"
+    path.write_bytes(data)
+    info = imaging.inspect(path, max_pixels=MAX)
+    assert info.location_stripped
+    stored = path.read_bytes()
+    assert location_left(stored) == [] and decoded(stored, info.mime) == decoded(data, info.mime)
+    if info.mime == "image/png":  # the compressed chunks: inflate and look inside
+        with Image.open(path) as img:
+            img.load()
+            assert CITY not in img.info["XML:com.adobe.xmp"].encode()
+            assert b"dc:title" in img.info["XML:com.adobe.xmp"].encode()  # the rest stays
+        raw = stored[stored.index(b"Raw profile type exif") + 23 :]
+        text = zlib.decompressobj().decompress(raw)
+        hexed = b"".join(text.split(b"\n", 3)[3].split())
+        exif = Image.Exif()
+        exif.load(bytes.fromhex(hexed.decode()))
+        assert imaging.GPS_IFD not in exif and exif[0x010F] == "CameraMaker"
+    else:  # Pillow does not read GIF XMP: the packet is in the bytes, minus the location
+        assert b"dc:title" in stored and b"XMP DataXMP" in stored and len(stored) == len(data)
