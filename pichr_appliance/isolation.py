@@ -55,7 +55,9 @@ def _submit(pool: ProcessPoolExecutor, call: Any) -> Any:
         try:
             return pool.submit(call)
         finally:
-            if daemon is not None:
+            if daemon is None:
+                config.pop("daemon", None)
+            else:
                 config["daemon"] = daemon
 
 
