@@ -89,9 +89,6 @@ def binary() -> Path:
     return exe
 
 
-# The project-wide 120 s timeout also covers the session fixture that builds the binary
-# (minutes on a loaded machine): this test gets the build's own budget on top of its own.
-@pytest.mark.timeout(BUILD_TIMEOUT + 300)
 def heic_bytes() -> bytes:
     import io
 
@@ -103,6 +100,9 @@ def heic_bytes() -> bytes:
     return buf.getvalue()
 
 
+# The project-wide 120 s timeout also covers the session fixture that builds the binary
+# (minutes on a loaded machine): this test gets the build's own budget on top of its own.
+@pytest.mark.timeout(BUILD_TIMEOUT + 300)
 def test_binary_smoke(binary, tmp_path):
     plugins = tmp_path / "plugins"
     plugins.mkdir()
