@@ -9,12 +9,22 @@ upload (64 MiB parts), if POST /api/v1/upload/multipart/init exists.
 
 Images (``--format``):
 - ``png`` (default): a small real PNG with ~1 GB of public ancillary chunks (``bNCh``,
-  1 MiB each) before IDAT; Pillow reads and discards unknown public chunks.
+  1 MiB each) before IDAT; ``png-private``: the same with private chunks (``prVt``),
+  which Pillow keeps in memory. Both are summed on disk and refused (400
+  ``too_much_metadata``) before Pillow opens them.
 - ``jpeg``: a small real JPEG with ~15,000 APP15 segments of 65,533 bytes. Pillow keeps
   every APPn segment in memory while opening, so this also measures that.
+- ``tiff``: an uncompressed RGB TIFF of about ``--mb`` MB of pixels (1 GB: 333 MP, refused
+  from the header by the 100 MP ceiling; ``--mb 290``: 96 MP, decoded).
+- ``heic``: a real HEIC padded with a ``free`` box to ``--mb`` MB (1 GB: over
+  ``max_buffered_bytes``, refused; ``--mb 60``: read whole and decoded, in the HEIC
+  child process, which the RSS of the server tree includes).
+- ``webp-anim``: an animated WebP of 640x480 noise frames, about ``--mb`` MB (at most
+  60: WebP is read whole, capped at 64 MiB); every frame is decoded.
 
-Target: increase < 64 MB over baseline.
-Usage: .venv/bin/python bench/bench_upload_memory.py [--format png|jpeg] [--mb 1000]
+Target: increase < 64 MB over baseline (files read whole by their decoders cost their
+size on top).
+Usage: .venv/bin/python bench/bench_upload_memory.py [--format png|...] [--mb 1000]
 """
 
 from __future__ import annotations
@@ -51,14 +61,14 @@ def small_image(fmt: str) -> bytes:
     return buf.getvalue()
 
 
-def make_png(path: Path, total: int) -> int:
+def make_png(path: Path, total: int, ctype: bytes = b"bNCh") -> int:
     base = small_image("PNG")
     sig, ihdr_end = base[:8], 8 + 8 + 13 + 4  # signature, IHDR chunk
     head, rest = base[:ihdr_end], base[ihdr_end:]
     assert sig == b"\x89PNG\r\n\x1a\n"
     payload = b"\x00" * MIB
-    chunk = struct.pack(">I", MIB) + b"bNCh" + payload
-    chunk += struct.pack(">I", zlib.crc32(b"bNCh" + payload))
+    chunk = struct.pack(">I", MIB) + ctype + payload
+    chunk += struct.pack(">I", zlib.crc32(ctype + payload))
     room = total - len(base)
     n, last = divmod(room, len(chunk))
     with open(path, "wb") as fh:
@@ -67,10 +77,85 @@ def make_png(path: Path, total: int) -> int:
             fh.write(chunk)
         if last > 12:
             tail = b"\x00" * (last - 12)
-            fh.write(struct.pack(">I", len(tail)) + b"bNCh" + tail)
-            fh.write(struct.pack(">I", zlib.crc32(b"bNCh" + tail)))
+            fh.write(struct.pack(">I", len(tail)) + ctype + tail)
+            fh.write(struct.pack(">I", zlib.crc32(ctype + tail)))
         fh.write(rest)
     return path.stat().st_size
+
+
+def make_png_private(path: Path, total: int) -> int:
+    return make_png(path, total, b"prVt")
+
+
+def make_tiff(path: Path, total: int) -> int:
+    side = int((total / 3) ** 0.5)
+    strip = side * side * 3
+    entries = [(256, 4, 1, side), (257, 4, 1, side), (258, 3, 3, 0),
+               (259, 3, 1, 1), (262, 3, 1, 2), (273, 4, 1, 0), (277, 3, 1, 3),
+               (278, 4, 1, side), (279, 4, 1, strip)]  # fmt: skip
+    ifd_at, bps_at = 8, 8 + 2 + 12 * len(entries) + 4
+    data_at = bps_at + 6
+    ifd = struct.pack("<H", len(entries))
+    for tag, typ, count, value in entries:
+        value = {258: bps_at, 273: data_at}.get(tag, value)
+        if typ == 3 and count == 1:
+            ifd += struct.pack("<HHIHH", tag, typ, count, value, 0)
+        else:
+            ifd += struct.pack("<HHII", tag, typ, count, value)
+    with open(path, "wb") as fh:
+        fh.write(b"II*\x00" + struct.pack("<I", ifd_at) + ifd + b"\x00" * 4)
+        fh.write(struct.pack("<HHH", 8, 8, 8))
+        row = bytes((x * 7) % 256 for x in range(side * 3))
+        rows = row * 64
+        for _ in range(side // 64):
+            fh.write(rows)
+        fh.write(row * (side % 64))
+    return path.stat().st_size
+
+
+def make_heic(path: Path, total: int) -> int:
+    import pillow_heif  # the test extras' encoder (the appliance only decodes)
+    from PIL import Image
+
+    img = Image.linear_gradient("L").resize((1024, 768)).convert("RGB")
+    buf = io.BytesIO()
+    pillow_heif.from_pillow(img).save(buf, quality=85)
+    data = buf.getvalue()
+    pad = max(8, total - len(data))
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.write(struct.pack(">I", pad) + b"free")
+        left = pad - 8
+        while left > 0:
+            n = min(left, 64 * MIB)
+            fh.write(b"\x00" * n)
+            left -= n
+    return path.stat().st_size
+
+
+def make_webp_anim(path: Path, total: int) -> int:
+    import os
+
+    from PIL import Image
+
+    total = min(total, 60 * MB)
+    frames, size = [], 0
+    while size < total:
+        frame = Image.frombytes("RGB", (640, 480), os.urandom(640 * 480 * 3))
+        buf = io.BytesIO()
+        frame.save(buf, format="WEBP", quality=80)
+        size += len(buf.getvalue())
+        frames.append(frame)
+    frames[0].save(
+        path, format="WEBP", save_all=True, append_images=frames[1:], duration=40, quality=80
+    )
+    return path.stat().st_size
+
+
+MAKERS = {"png": make_png, "png-private": make_png_private, "jpeg": lambda p, t: make_jpeg(p, t),
+          "tiff": make_tiff, "heic": make_heic, "webp-anim": make_webp_anim}  # fmt: skip
+MIMES = {"png": "image/png", "png-private": "image/png", "jpeg": "image/jpeg",
+         "tiff": "image/tiff", "heic": "image/heic", "webp-anim": "image/webp"}  # fmt: skip
 
 
 def make_jpeg(path: Path, total: int) -> int:
@@ -92,9 +177,15 @@ def make_jpeg(path: Path, total: int) -> int:
 def check_image(path: Path) -> None:
     from PIL import Image
 
-    with Image.open(path) as img:
-        img.load()
-        print(f"image: {path.stat().st_size:,} bytes, {img.format} {img.size}, Pillow decodes it")
+    from pichr_appliance import formats
+
+    Image.MAX_IMAGE_PIXELS = None  # the 1 GB TIFF is over Pillow's own bomb limit
+    with open(path, "rb") as fh:
+        mime = formats.sniff(fh.read(64))
+    with formats.open_image(path, mime) as img:
+        if path.stat().st_size < 400 * MB:
+            img.load()
+        print(f"image: {path.stat().st_size:,} bytes, {img.format} {img.size}, Pillow reads it")
 
 
 class Sampler:
@@ -221,13 +312,13 @@ def multipart(
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--format", choices=["png", "jpeg"], default="png")
+    parser.add_argument("--format", choices=sorted(MAKERS), default="png")
     parser.add_argument("--mb", type=int, default=1000, help="image size in MB (10^6 bytes)")
     parser.add_argument("--part-mib", type=int, default=64)
     parser.add_argument("--skip-multipart", action="store_true")
     args = parser.parse_args()
     total = max(1, min(args.mb, 2000)) * MB
-    mime = f"image/{args.format}"
+    mime = MIMES[args.format]
     env = {
         "PICHR_PLANS__FREE__MAX_FILE_BYTES": str(2_000_000_000),
         "PICHR_PLANS__FREE__QUOTA_BYTES": str(10_000_000_000),
@@ -236,9 +327,9 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory(prefix="pichr-bench-mem-") as tmp:
         root = Path(tmp)
-        path = root / f"big.{'png' if args.format == 'png' else 'jpg'}"
+        path = root / f"big.{args.format}"
         t0 = time.monotonic()
-        size = (make_png if args.format == "png" else make_jpeg)(path, total)
+        size = MAKERS[args.format](path, total)
         print(f"made {path.name} in {time.monotonic() - t0:.1f}s")
         check_image(path)
         with live_server(root / "data", env=env, args=["--workers", "1"]) as server:

@@ -8,8 +8,14 @@
    ``&format=webp``; and 20 GETs of originals: the 12 MP file itself and a separately
    uploaded 256 px wide JPEG (the thumbnail's size class).
 
+3. HEIC and animated WebP (issue 16): the same photo as a 12 MP HEIC (encoded with the
+   test extras' pillow-heif; the appliance decodes with pi-heif): ``make_variant`` to
+   256 px, and over HTTP the first ``?w=256&format=auto`` and the first rendition a
+   Chromium ``Accept`` gets on ``/i/{id}`` (full size bounded to 1920 px, AVIF), then
+   cached; an animated WebP (48 frames of 480x360) to an animated 256 px WebP variant.
+
 Target: first thumbnail < 150 ms.
-Usage: .venv/bin/python bench/bench_variant.py [--runs 5] [--requests 20]
+Usage: .venv/bin/python bench/bench_variant.py [--runs 5] [--requests 20] [--skip-photo]
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from PIL import Image, ImageChops
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import live_server, signup, upload_bytes  # noqa: E402
 
-from pichr_appliance.imaging import make_variant  # noqa: E402
+from pichr_appliance.imaging import AnimationBudget, make_variant  # noqa: E402
 
 SIZE = (4000, 3000)
 
@@ -122,10 +128,71 @@ def over_http(data: bytes, small: bytes, requests: int, root: Path) -> None:
             print(f"  original 12 MP JPEG ({size:,} bytes): {fmt_series(times)}")
 
 
+CHROMIUM = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
+
+
+def heic_bytes(img: Image.Image) -> bytes:
+    import pillow_heif
+
+    buf = io.BytesIO()
+    pillow_heif.from_pillow(img).save(buf, quality=85)
+    return buf.getvalue()
+
+
+def animated_webp() -> bytes:
+    base = photo_like((480, 360))
+    frames = [base.rotate(i * 7.5) for i in range(48)]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="WEBP", save_all=True, append_images=frames[1:], duration=40,
+                   quality=80)  # fmt: skip
+    return buf.getvalue()
+
+
+def new_formats(heic: bytes, anim: bytes, runs: int, requests: int, root: Path) -> None:
+    cases = (("heic", heic, "image/heic", "jpeg"), ("heic", heic, "image/heic", "webp"),
+             ("webp-anim", anim, "image/webp", "webp"))  # fmt: skip
+    print(f"make_variant(width=256), {runs} runs after the first:")
+    for name, data, mime, fmt in cases:
+        path = root / name
+        path.write_bytes(data)
+
+        def make(path=path, mime=mime, fmt=fmt) -> bytes:
+            return make_variant(path, width=256, height=None, fit="contain", fmt=fmt,
+                                quality=82, mime=mime, animation=AnimationBudget())  # fmt: skip
+
+        first, out = timed(make)
+        rest = [timed(make)[0] for _ in range(runs)]
+        with Image.open(io.BytesIO(out)) as im:
+            dims, frames = im.size, getattr(im, "n_frames", 1)
+        print(f"  {name:<9} -> {fmt:<4} first {first:7.1f} ms   median "
+              f"{statistics.median(rest):7.1f} ms   ({len(out):,} bytes, {dims[0]}x{dims[1]}, "
+              f"{frames} frame{'s' if frames > 1 else ''})")  # fmt: skip
+    with live_server(root / "data", args=["--workers", "1"]) as server:
+        headers = signup(server.url)
+        ids = {}
+        for name, data in (("heic", heic), ("webp-anim", anim)):
+            r = httpx.post(f"{server.url}/api/v1/upload?filename={name}", content=data,
+                           headers=headers, timeout=120)  # fmt: skip
+            r.raise_for_status()
+            ids[name] = r.json()["id"]
+        with httpx.Client(timeout=120, headers={"Accept": CHROMIUM}) as client:
+            for name, query in (("heic", "?w=256&format=auto"), ("heic", ""),
+                                ("webp-anim", "?w=256&format=auto")):  # fmt: skip
+                url = f"{server.url}/i/{ids[name]}{query}"
+                first, r = timed(lambda url=url: client.get(url))
+                r.raise_for_status()
+                label = f"{name} {query or '(rendition)'}"
+                print(f"  GET {label:<30} first {first:7.1f} ms ({len(r.content):,} bytes, "
+                      f"{r.headers.get('content-type')})")  # fmt: skip
+                times, _ = series(client, url, requests)
+                print(f"  GET {label:<30} cached: {fmt_series(times)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--skip-photo", action="store_true", help="only HEIC, animated WebP")
     args = parser.parse_args()
     runs, requests = max(1, min(args.runs, 50)), max(1, min(args.requests, 200))
     img = photo_like(SIZE)
@@ -136,8 +203,13 @@ def main() -> None:
         root = Path(tmp)
         path = root / "photo.jpg"
         path.write_bytes(data)
-        in_process(path, runs)
-        over_http(data, small, requests, root)
+        if not args.skip_photo:
+            in_process(path, runs)
+            over_http(data, small, requests, root)
+        heic, anim = heic_bytes(img), animated_webp()
+        print(f"sources: {SIZE[0]}x{SIZE[1]} HEIC {len(heic):,} bytes; animated WebP "
+              f"480x360x48 {len(anim):,} bytes")  # fmt: skip
+        new_formats(heic, anim, runs, requests, root)
 
 
 if __name__ == "__main__":

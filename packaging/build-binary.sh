@@ -29,6 +29,13 @@ hidden=()
 for module in tortoise.backends.sqlite tortoise.backends.sqlite.client; do
   hidden+=(--hidden-import "$module")
 done
+# Imported where first needed (formats.register_heif, imaging.placeholder): named so
+# that the analysis cannot miss them. pi-heif's extension links libheif and libde265
+# from its wheel's pi_heif.libs/ (found through its RPATH, bundled beside it); no HEIC
+# encoder is in the binary (pillow-heif, which has one, is a test dependency only).
+for module in pi_heif pi_heif.as_plugin _pi_heif blurhash; do
+  hidden+=(--hidden-import "$module")
+done
 # Single-file plugins (plugins.dir) can only import what the binary contains: give them
 # the standard library modules a small plugin typically needs.
 for module in json csv hmac hashlib sqlite3 smtplib email.mime.text urllib.request \
@@ -42,7 +49,8 @@ done
   --collect-submodules pichr_appliance \
   --collect-data pichr_appliance \
   --collect-data tracerite --collect-data sanic \
-  --copy-metadata pichr-appliance \
+  --copy-metadata pichr-appliance --copy-metadata pi-heif \
+  --collect-binaries pi_heif \
   "${hidden[@]}" \
   "$ROOT/packaging/entry.py"
 

@@ -119,12 +119,19 @@ class AuthSettings(_Section):
 
 class UploadSettings(_Section):
     allow_anonymous: bool = False
-    accepted_types: list[str] = ["image/jpeg", "image/png", "image/gif", "image/webp", "image/avif"]
+    # formats.py knows these (docs/formats.md); the list may only narrow them.
+    accepted_types: list[str] = [
+        "image/jpeg", "image/png", "image/gif", "image/webp", "image/avif",
+        "image/heic", "image/heif", "image/tiff", "image/bmp",
+    ]  # fmt: skip
     upload_token_ttl: int = Field(3600, ge=60)
     strip_location: bool = True
     max_pixels: int = Field(100_000_000, ge=1)
     max_metadata_bytes: int = Field(16 * 1024 * 1024, ge=64 * 1024)
     max_buffered_bytes: int = Field(64 * 1024 * 1024, ge=1024 * 1024)
+    # Inspect HEIC/HEIF uploads in a child process: a decoder crash refuses the upload
+    # instead of killing the worker (isolation.py).
+    isolate_heif: bool = True
     stale_upload_hours: int = Field(24, ge=1)
     sweep_interval: int = Field(300, ge=5)
 
@@ -133,6 +140,14 @@ class ImageSettings(_Section):
     base_url: str = ""
     variant_sizes: list[int] = [64, 128, 256, 320, 480, 640, 800, 1024, 1280, 1600, 1920]
     variant_quality: int = Field(82, ge=1, le=100)
+    # format=auto and the renditions of HEIC/TIFF pick the first of these that the
+    # client's Accept names; else JPEG (PNG for PNG/GIF sources).
+    auto_formats: list[Literal["avif", "webp"]] = ["avif", "webp"]
+    # Animated GIF/WebP/APNG sources keep their animation in WebP variants while the
+    # variant has at most this many frames and this many pixels in all frames together
+    # (it is built in memory: 4 bytes a pixel); beyond, the variant is the first frame.
+    animation_max_frames: int = Field(300, ge=1)
+    animation_max_pixels: int = Field(32_000_000, ge=1)
     count_flush_interval: float = Field(5.0, gt=0)
     share_max_seconds: int = Field(30 * 24 * 3600, ge=60)
     # How long browsers and shared caches may keep public/unlisted bytes before they

@@ -6,6 +6,7 @@ import asyncio
 
 from sanic import Sanic
 
+from . import isolation
 from .db import close_db, init_db
 from .limits import RateLimitStore
 from .runtime import Runtime
@@ -43,4 +44,5 @@ def install_lifecycle(app: Sanic, rt: Runtime, store: RateLimitStore) -> None:
             await rt.storage.shutdown()
             await store.shutdown()
         finally:
+            isolation.shutdown()  # the HEIC decoder's child, if one was started
             await close_db()

@@ -117,6 +117,8 @@ class File(Model):
     tags = fields.JSONField(default=list)
     sha256 = fields.CharField(max_length=64, null=True, db_index=True)
     phash = fields.CharField(max_length=16, null=True)
+    blurhash = fields.CharField(max_length=64, null=True)  # placeholder for the web UI
+    animated = fields.BooleanField(default=False)  # variants may keep the animation
     duplicate_of = fields.CharField(max_length=40, null=True)
     storage_key = fields.CharField(max_length=512)
     keep_location = fields.BooleanField(default=False)

@@ -7,9 +7,11 @@ the file's size):
   parsers act on (and ``%PDF-``, which PDF readers find in the first KiB; and a ZIP
   end of central directory, which archive tools look for in the last 64 KiB): image
   data is compressed noise, so only long, specific patterns are looked for there;
-- every metadata region, wherever it is (JPEG APPn/COM segments, PNG chunks other
-  than image data, GIF comment/application/plain-text extensions, WebP chunks other
-  than image data, AVIF top-level boxes other than ``mdat``), for *active* markup:
+  formats whose pixels may be stored raw (BMP, TIFF) get that look over the whole file;
+- every metadata region, wherever it is (JPEG APPn/COM segments, each Photoshop
+  resource of APP13 on its own, PNG chunks other than image data, GIF
+  comment/application/plain-text extensions, WebP chunks other than image data,
+  AVIF/HEIF top-level boxes other than ``mdat``, TIFF tag values), for *active* markup:
   elements that run script or load content (script, iframe, object, embed, svg,
   html, body, img, form, style, base, frame, applet; namespaced too, ``x:script``),
   ``<meta http-equiv``, ``<!doctype html``, an ``on...=`` handler on any element,
@@ -51,6 +53,9 @@ TAIL_SCAN = 65_536 + 22
 WINDOW = 1 << 16
 OVERLAP = 4096  # longer than any match of the patterns above
 IMAGE_CHUNKS = frozenset({b"IDAT", b"fdAT"})
+# Formats whose pixels may be stored raw (any bytes at all): the whole file is scanned
+# for the long patterns, not only its head and tail.
+RAW_PIXELS = frozenset({"image/bmp", "image/tiff"})
 WEBP_IMAGE_CHUNKS = frozenset({b"VP8 ", b"VP8L", b"ALPH", b"ANMF"})
 
 
@@ -60,6 +65,8 @@ def find(fh: BinaryIO, mime: str) -> str | None:
     fh.seek(0)
     if IMAGE_DATA.search(fh.read(HEAD_SCAN)):
         return "markup at the start"
+    if mime in RAW_PIXELS and _scan(fh, 0, size, IMAGE_DATA):
+        return "markup in the image data"
     fh.seek(max(0, size - TAIL_SCAN))
     tail = fh.read(TAIL_SCAN)
     if IMAGE_DATA.search(tail) or b"PK\x05\x06" in tail:  # a ZIP directory, even if the
@@ -104,6 +111,9 @@ def _walk(fh: BinaryIO, mime: str, size: int) -> Iterator[tuple[int, int]]:
         "image/gif": _gif,
         "image/webp": _webp,
         "image/avif": _avif,
+        "image/heic": _avif,
+        "image/heif": _avif,
+        "image/tiff": _tiff,
     }
     walker = walkers.get(mime)
     if walker is not None:
@@ -131,7 +141,9 @@ def _jpeg(fh: BinaryIO, size: int) -> Iterator[tuple[int, int]]:
             return
         length = int.from_bytes(raw, "big") - 2
         start = fh.tell()
-        if 0xE0 <= code <= 0xEF or code == 0xFE:
+        if code == 0xED and fh.read(14) == b"Photoshop 3.0\x00":
+            yield from _irb(fh, start + 14, start + length)
+        elif 0xE0 <= code <= 0xEF or code == 0xFE:
             yield start, length
         fh.seek(start + length)
         if code == 0xDA and not _skip_scan_data(fh):  # start of scan: entropy-coded data
@@ -246,3 +258,56 @@ def _avif(fh: BinaryIO, size: int) -> Iterator[tuple[int, int]]:
             yield position + header, length - header
         position += length
     yield position, -1
+
+
+def _irb(fh: BinaryIO, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """Photoshop image resources (APP13): each resource's data is its own region, so
+    that markup-like bytes cannot be made of one resource's binary header and the next
+    one's text (an XML plist of print settings, an XMP packet) and every resource is
+    still scanned. What does not parse is scanned as one region."""
+    position = start
+    while position + 12 <= end:
+        fh.seek(position)
+        head = fh.read(7)
+        if head[:4] != b"8BIM":
+            break
+        name = 1 + head[6] + ((1 + head[6]) & 1)
+        fh.seek(position + 6 + name)
+        raw = fh.read(4)
+        if len(raw) < 4:
+            break
+        length = int.from_bytes(raw, "big")
+        data = position + 6 + name + 4
+        if data + length > end:
+            break
+        yield data, length
+        position = data + length + (length & 1)
+    if position < end:
+        yield position, end - position
+
+
+def _tiff(fh: BinaryIO, size: int) -> Iterator[tuple[int, int]]:
+    """Every tag value of every page that is not pixel data (strips and tiles are
+    covered by the whole-file scan for long patterns)."""
+    from .formats import TIFF_DATA_TAGS, TIFF_TYPE_SIZES, tiff_ifds
+
+    found = tiff_ifds(fh)
+    if found is None:
+        return
+    order = found[0]
+    for offset in found[1]:
+        fh.seek(offset)
+        count = int.from_bytes(fh.read(2), "little" if order == "<" else "big")
+        entries = fh.read(12 * count)
+        for i in range(len(entries) // 12):
+            entry = entries[i * 12 : i * 12 + 12]
+            byteorder = "little" if order == "<" else "big"
+            tag = int.from_bytes(entry[:2], byteorder)
+            n = int.from_bytes(entry[4:8], byteorder) * TIFF_TYPE_SIZES.get(
+                int.from_bytes(entry[2:4], byteorder), 1
+            )
+            if tag in TIFF_DATA_TAGS or n <= 4:
+                continue
+            value = int.from_bytes(entry[8:12], byteorder)
+            if value + n <= size:
+                yield value, n

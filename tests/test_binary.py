@@ -122,6 +122,17 @@ def check_web_pages(base: str, headers: dict[str, str], file_id: str) -> None:
     assert httpx.get(base + view).status_code == 200  # the modules app.js imports
 
 
+def heic_bytes() -> bytes:
+    import io
+
+    pillow_heif = pytest.importorskip("pillow_heif")  # the tests' encoder, not the binary's
+    from PIL import Image
+
+    buf = io.BytesIO()
+    pillow_heif.from_pillow(Image.linear_gradient("L").convert("RGB")).save(buf, quality=80)
+    return buf.getvalue()
+
+
 # The project-wide 120 s timeout also covers the session fixture that builds the binary
 # (minutes on a loaded machine): this test gets the build's own budget on top of its own.
 @pytest.mark.timeout(BUILD_TIMEOUT + 300)
@@ -205,6 +216,17 @@ def test_binary_smoke(binary, tmp_path):
 
         # The plugin file ran inside the binary's worker.
         assert (plugins / "uploaded.log").read_text().split() == [file_id]
+
+        # HEIC: pi-heif and its libraries are in the binary, and the decoder's child
+        # process starts from it (multiprocessing.freeze_support in the entry point).
+        heic = heic_bytes()
+        r = httpx.post(f"{base}/api/v1/upload?filename=phone", content=heic, headers=headers,
+                       timeout=60)  # fmt: skip
+        assert r.status_code == 201 and r.json()["mime"] == "image/heic", r.text
+        assert r.json()["blurhash"], r.text
+        accept = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
+        shown = httpx.get(f"{base}/i/{r.json()['id']}", headers={"Accept": accept})
+        assert shown.status_code == 200 and shown.headers["content-type"] == "image/avif"
 
         doctor = run("doctor", "--data-dir", str(data), "--json")
         report = json.loads(doctor.stdout)

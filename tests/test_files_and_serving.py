@@ -45,6 +45,7 @@ def test_file_object_and_listing(pichr_client, pichr_user):
         "tags",
         "sha256",
         "phash",
+        "blurhash",
         "duplicateOf",
         "albumIds",
         "ownerId",
@@ -53,6 +54,7 @@ def test_file_object_and_listing(pichr_client, pichr_user):
         "expiresAt",
     }
     assert set(f) == expected
+    assert isinstance(f["blurhash"], str) and 6 <= len(f["blurhash"]) <= 64
     assert f["tags"] == ["cat", "pet"] and f["cdnUrl"] is None and f["bytes"] == len(data)
     mine = pichr_client.get("/api/v1/files?limit=10", headers=h).json
     assert mine["total"] == 2 and mine["limit"] == 10 and mine["offset"] == 0

@@ -14,7 +14,7 @@ from sanic import Blueprint, Request
 from sanic.helpers import has_message_body
 from sanic.response import HTTPResponse, ResponseStream, empty
 
-from .. import imaging
+from .. import formats, imaging
 from ..errors import ApiError, not_found
 from ..models import User
 from ..services import access, serving
@@ -27,8 +27,7 @@ bp = Blueprint("serving")
 NAME_RE = re.compile(r"^(file_[A-Za-z0-9]{1,35})(?:\.[A-Za-z0-9]{1,5})?$")  # ids: <= 40
 USER_CONTENT_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 HEADER_SCRUB = {c: None for c in range(32)} | {127: None, ord('"'): None, ord("\\"): None}
-EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif",
-              "image/webp": "webp", "image/avif": "avif"}  # fmt: skip
+EXTENSIONS = formats.EXTENSIONS
 # Unicode categories that never belong in a saved file's name: controls, format
 # characters (bidi overrides and isolates, zero-width joiners), surrogates, private
 # use, unassigned, line and paragraph separators.
@@ -90,6 +89,25 @@ def _variant_params(request: Request, rt) -> dict | None:
     )
 
 
+def _representation(request: Request, rt, file, download: bool) -> tuple[dict | None, bool]:
+    """The variant to serve (None: the original) and whether it depends on ``Accept``.
+
+    ``format=auto`` picks from ``Accept``; a stored type browsers cannot show (HEIC,
+    TIFF) is served as a displayable rendition unless the client names that type, asks
+    for ``?original=1`` or downloads it (``?download=1``: the original bytes)."""
+    accept = request.headers.get("accept")
+    params = _variant_params(request, rt)
+    if params:
+        if params["format"] != "auto":
+            return params, False
+        return {**params, "format": serving.auto_format(rt, file, accept)}, True
+    if download or request.args.get("original") in ("1", "true"):
+        return None, False
+    if file.mime in formats.DISPLAYABLE:
+        return None, False
+    return serving.rendition(rt, file, accept), True
+
+
 def _query(name: str, schema: dict, description: str, where: str = "query") -> dict:
     return {"name": name, "in": where, "required": False, "schema": schema,
             "description": description}  # fmt: skip
@@ -100,8 +118,12 @@ IMAGE_PARAMETERS = [
     _query("w", SIZE, "Variant width (rounded up to a configured size)."),
     _query("h", SIZE, "Variant height (rounded up to a configured size)."),
     _query("fit", {"enum": ["cover", "contain"], "default": "contain"}, "Variant fit."),
-    _query("format", {"enum": sorted(imaging.VARIANT_FORMATS)}, "Variant format."),
-    _query("download", {"enum": ["1", "true"]}, "Answer as an attachment; counts a download."),
+    _query("format", {"enum": ["auto", *sorted(imaging.VARIANT_FORMATS)]}, "Variant format "
+           "(`auto`: AVIF or WebP as the Accept header allows, else JPEG/PNG)."),
+    _query("download", {"enum": ["1", "true"]}, "Answer as an attachment (the original "
+           "bytes); counts a download."),
+    _query("original", {"enum": ["1", "true"]}, "The original bytes even for a type the "
+           "client's Accept does not name (HEIC, TIFF get a displayable rendition otherwise)."),
     _query("sig", {"type": "string"}, "Signature of a share URL (private files)."),
     _query("exp", {"type": "integer"}, "Expiry of a share URL (epoch seconds)."),
     _query("Range", {"type": "string"}, "One range: `bytes=first-last`, `bytes=first-`, "
@@ -120,7 +142,9 @@ IMAGE_PARAMETERS = [
     responses={200: None, 206: None, 302: None, 304: None}, counted=False,
     extra={"parameters": IMAGE_PARAMETERS, "responses": "image"},
     description="Public and unlisted files for anyone; private ones for the owner, "
-    "staff or a signed share URL (404 otherwise). Not counted by rate limits.",
+    "staff or a signed share URL (404 otherwise). Not counted by rate limits. `Accept` "
+    "picks the rendition of HEIC/TIFF originals (a displayable variant unless it names the "
+    "stored type) and the type of `format=auto`; such answers carry `Vary: Accept`.",
 )  # fmt: skip
 async def serve_image(request: Request, name: str) -> HTTPResponse:
     rt = request.app.ctx.runtime
@@ -129,7 +153,8 @@ async def serve_image(request: Request, name: str) -> HTTPResponse:
         raise not_found("File")
     meta, public = await _load(request, match.group(1))
     file = meta.file
-    params = _variant_params(request, rt)
+    download = request.args.get("download") in ("1", "true")
+    params, vary = _representation(request, rt, file, download)
     if params:
         key, mime, size = await serving.variant(rt, file, params)
         etag = f'"{file.sha256}-{key.rsplit("/", 1)[1]}"'
@@ -144,7 +169,8 @@ async def serve_image(request: Request, name: str) -> HTTPResponse:
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": USER_CONTENT_CSP,
     }
-    download = request.args.get("download") in ("1", "true")
+    if vary:
+        headers["Vary"] = "Accept"
     safe = None
     if download:
         safe, full = download_names(file.filename, mime)

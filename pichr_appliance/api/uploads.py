@@ -125,14 +125,14 @@ async def one_request(request: Request) -> HTTPResponse:
         raise ApiError(411, "length_required", "Send the image with a Content-Length header")
     await request.app.ctx.rate_limiter.upload_started(request, user)
     first = b""
-    while len(first) < 32:
+    while len(first) < imaging.SNIFF_BYTES:
         chunk = await request.stream.read()
         if chunk is None:
             break
         first += chunk
     mime = imaging.sniff(first)
     if mime is None:
-        raise ApiError(415, "unsupported_type", "The body is not a JPEG, PNG, GIF, WebP or AVIF")
+        raise ApiError(415, "unsupported_type", "The body is not an image of an accepted type")
     args = request.args
     body: dict = {"filename": args.get("filename") or "upload", "mime": mime, "bytes": int(length)}
     for field in ("title", "description", "visibility", "albumId", "sha256"):

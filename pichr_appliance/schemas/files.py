@@ -53,6 +53,10 @@ class FileOut(Out):
     tags: list[str]
     sha256: str | None = Field(pattern="^[0-9a-f]{64}$")
     phash: str | None
+    blurhash: str | None = Field(
+        description="A BlurHash of the picture (placeholder while it loads); null before "
+        "processing or when none could be made."
+    )
     duplicateOf: str | None
     albumIds: list[Id("album")]
     ownerId: Id("user") | None
@@ -83,6 +87,7 @@ class FileOut(Out):
             tags=list(file.tags or []),
             sha256=file.sha256,
             phash=file.phash,
+            blurhash=file.blurhash,
             duplicateOf=file.duplicate_of,
             albumIds=album_ids or [],
             ownerId=file.owner_id,

@@ -30,7 +30,8 @@ from . import albums, ingest
 if TYPE_CHECKING:
     from ..runtime import Runtime
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".gif", ".webp", ".avif"})
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".apng", ".gif", ".webp", ".avif",
+                            ".heic", ".heif", ".hif", ".tif", ".tiff", ".bmp", ".mpo"})  # fmt: skip
 JOURNAL_NAME = "import-journal.jsonl"
 
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from tortoise.transactions import in_transaction
 
-from .. import imaging
+from .. import formats, imaging, isolation
 from ..errors import ApiError, bad_request, conflict, not_found
 from ..models import AlbumFile, File, Upload, User
 from ..security import file_size_and_sha256
@@ -173,7 +173,7 @@ async def file_chunks(path: Path, chunk_size: int = CHUNK) -> AsyncIterator[byte
 def sniff_file(path: Path) -> str | None:
     """The image type of a local file from its first bytes, or None."""
     with open(path, "rb") as fh:
-        return imaging.sniff(fh.read(32))
+        return imaging.sniff(fh.read(imaging.SNIFF_BYTES))
 
 
 async def upload_local_file(
@@ -194,7 +194,7 @@ async def upload_local_file(
     path = Path(path)
     mime = sniff_file(path)
     if mime is None:
-        raise ApiError(415, "unsupported_type", "not a JPEG, PNG, GIF, WebP or AVIF image")
+        raise ApiError(415, "unsupported_type", "not an image of an accepted type")
     body: dict[str, Any] = {
         "filename": path.name,
         "mime": mime,
@@ -274,7 +274,8 @@ async def process(rt: Runtime, upload: Upload, path: Path, total: int, sha: str)
         path.unlink(missing_ok=True)
     file.bytes, file.sha256, file.phash = total, sha, info.phash
     file.width, file.height, file.duplicate_of = info.width, info.height, duplicate
-    file.nsfw_score = score
+    file.nsfw_score, file.blurhash = score, info.blurhash
+    file.animated = info.frames > 1 and info.mime in ("image/gif", "image/webp", "image/png")
     if moderation.auto_age_restricted(rt.settings, score):
         file.age_restricted = True
     file.status = "ready"
@@ -304,24 +305,28 @@ def _check_declared(upload: Upload, total: int, sha: str) -> None:
 async def _inspect(settings: Any, file: File, path: Path) -> Any:
     """Decode the image off the event loop (sniff, pixel ceiling, GPS strip, phash);
     400/415 when it is not an acceptable image of the declared type."""
+    up = settings.uploads
+    options = {
+        "max_pixels": up.max_pixels,
+        "strip_location": not file.keep_location,
+        "max_metadata": up.max_metadata_bytes,
+        "max_buffered": up.max_buffered_bytes,
+    }
     try:
-        info = await asyncio.get_running_loop().run_in_executor(
-            None,
-            lambda: imaging.inspect(
-                path,
-                max_pixels=settings.uploads.max_pixels,
-                strip_location=not file.keep_location,
-                max_metadata=settings.uploads.max_metadata_bytes,
-                max_buffered=settings.uploads.max_buffered_bytes,
-            ),
-        )
+        heif = sniff_file(path) in ("image/heic", "image/heif")
+        if heif and up.isolate_heif and path.stat().st_size <= up.max_buffered_bytes:
+            info = await isolation.run(imaging.inspect, path, **options)
+        else:
+            loop = asyncio.get_running_loop()
+            info = await loop.run_in_executor(None, lambda: imaging.inspect(path, **options))
     except imaging.ImageRejected as exc:
         status = 400 if exc.code in ("image_too_large", "too_much_metadata") else 415
         raise ApiError(status, exc.code, exc.message) from None
-    if info.mime != file.mime:
+    if not formats.same_type(info.mime, file.mime):
         raise ApiError(
             415, "mime_mismatch", f"The bytes are {info.mime}, but {file.mime} was declared"
         )
+    file.mime = info.mime  # HEIC declared as image/heif (or the reverse): the bytes say
     return info
 
 

@@ -124,9 +124,68 @@ def variant_spec(
     fit = fit if fit is not None else "contain"
     if fit not in ("cover", "contain"):
         raise bad_request("fit: cover or contain", "invalid_query", {"field": "fit"})
-    if fmt is not None and fmt not in imaging.VARIANT_FORMATS:
-        raise bad_request("format: webp, jpeg or png", "invalid_query", {"field": "format"})
+    if fmt is not None and fmt != "auto" and fmt not in imaging.VARIANT_FORMATS:
+        raise bad_request(
+            "format: auto, avif, webp, jpeg or png", "invalid_query", {"field": "format"}
+        )
     return {"w": width, "h": height, "fit": fit, "format": fmt}
+
+
+def accepted(accept: str | None) -> set[str]:
+    """The media types an ``Accept`` header names with a non-zero quality (wildcards
+    such as ``image/*`` and ``*/*`` kept as written)."""
+    types = set()
+    for part in (accept or "").split(","):
+        media, *params = part.split(";")
+        media = media.strip().lower()
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if media and quality > 0:
+            types.add(media)
+    return types
+
+
+def auto_format(rt: Runtime, file: File, accept: str | None) -> str:
+    """``format=auto``: the first of ``images.auto_formats`` (AVIF, WebP) the client
+    names in ``Accept`` (wildcards do not count: Chromium sends ``*/*`` too); else JPEG,
+    or PNG for a PNG source (transparency). Animated sources prefer WebP, which keeps
+    the animation."""
+    names = accepted(accept)
+    order = list(rt.settings.images.auto_formats)
+    if file.animated and "webp" in order:
+        order.remove("webp")
+        order.insert(0, "webp")
+    for fmt in order:
+        if imaging.VARIANT_FORMATS[fmt][1] in names:
+            return fmt
+    return "png" if file.mime in ("image/png", "image/gif") else "jpeg"
+
+
+def rendition(rt: Runtime, file: File, accept: str | None) -> dict[str, Any] | None:
+    """What ``/i/{id}`` serves a browser for a stored type it cannot show (HEIC, TIFF):
+    a variant in a type it names (``auto_format``), full size or within the largest
+    configured size; None to serve the original: the client names the stored type, or
+    names no image type at all (no ``Accept``, or ``*/*`` as curl and scripts send it;
+    browsers name the types they show)."""
+    if file.mime in imaging.DISPLAYABLE or accept is None:
+        return None
+    names = accepted(accept)
+    if file.mime in names or (file.mime in ("image/heic", "image/heif") and names & HEIF):
+        return None
+    if not any(n.startswith("image/") and n != "image/*" for n in names):
+        return None
+    largest = max(rt.settings.images.variant_sizes)
+    bound = largest if max(file.width or 0, file.height or 0) > largest else None
+    return {"w": bound, "h": bound, "fit": "contain", "format": auto_format(rt, file, accept)}
+
+
+HEIF = frozenset({"image/heic", "image/heif"})
 
 
 async def variant(rt: Runtime, file: File, spec: dict[str, Any]) -> tuple[str, str, int]:
@@ -170,7 +229,7 @@ async def _make_variant(
             with open(tmp, "wb") as fh:
                 async for chunk in rt.storage.open(file.storage_key):
                     fh.write(chunk)
-        source = local
+        source, images = local, rt.settings.images
         return await asyncio.get_running_loop().run_in_executor(
             None,
             lambda: imaging.make_variant(
@@ -180,6 +239,10 @@ async def _make_variant(
                 fit=spec["fit"],
                 fmt=fmt,
                 quality=rt.settings.images.variant_quality,
+                mime=file.mime,
+                animation=imaging.AnimationBudget(
+                    images.animation_max_frames, images.animation_max_pixels
+                ),
             ),
         )
     finally:

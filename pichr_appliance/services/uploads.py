@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from tortoise.transactions import in_transaction
 
 from ..errors import ApiError, conflict, not_found
+from ..formats import canonical_mime
 from ..models import Album, File, Upload, User, is_id
 from ..schemas.common import validate
 from ..schemas.uploads import Presign, PresignRequest
@@ -116,7 +117,7 @@ PRESIGN_MESSAGE_BUCKET = (
 
 def _presign_fields(settings: Any, user: User | None, body: PresignRequest) -> dict[str, Any]:
     """The record fields of a checked presign body (415/413/402 as ``presign`` answers)."""
-    mime = body.mime.lower()
+    mime = canonical_mime(body.mime)
     if mime not in settings.uploads.accepted_types:
         raise ApiError(
             415,
