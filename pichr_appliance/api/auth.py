@@ -29,7 +29,7 @@ bp = Blueprint("auth", url_prefix="/api/v1/auth")
 @bp.post("/signup")
 @operation(
     id="signup", summary="Create an account", tag="auth", auth="none",
-    counted=False, body=SignupBody, responses={201: AuthResult}, errors=[403, 409],
+    counted=False, body=SignupBody, responses={201: AuthResult}, errors=[403, 409, 429],
     description="403 `signup_disabled` when `auth.allow_signup` is off; 409 for a taken "
     "email or username.",
 )  # fmt: skip
@@ -69,7 +69,7 @@ async def register_from_request(
 @bp.post("/login")
 @operation(
     id="login", summary="Sign in with email or username", tag="auth", auth="none",
-    counted=False, body=LoginBody, responses={200: AuthResult}, errors=[401, 403],
+    counted=False, body=LoginBody, responses={200: AuthResult}, errors=[401, 403, 429],
 )  # fmt: skip
 async def login(request: Request) -> HTTPResponse:
     user, session = await sign_in_from_request(request)

@@ -87,7 +87,7 @@ def _answer(request: Request, user: User, session: dict[str, Any], status: int) 
 @bp.post("/signup")
 @operation(
     id="webSignup", summary="Create an account (browser session)", tag="web", auth="none",
-    counted=False, body=SignupBody, responses={201: WebSessionOut}, errors=[403, 409],
+    counted=False, body=SignupBody, responses={201: WebSessionOut}, errors=[403, 409, 429],
     description="As `signup`; the refresh token is set as the `pichr_refresh` cookie.",
 )  # fmt: skip
 async def web_signup(request: Request) -> HTTPResponse:
@@ -99,7 +99,7 @@ async def web_signup(request: Request) -> HTTPResponse:
 @bp.post("/login")
 @operation(
     id="webLogin", summary="Sign in (browser session)", tag="web", auth="none",
-    counted=False, body=LoginBody, responses={200: WebSessionOut}, errors=[401, 403],
+    counted=False, body=LoginBody, responses={200: WebSessionOut}, errors=[401, 403, 429],
     description="As `login`; the refresh token is set as the `pichr_refresh` cookie.",
 )  # fmt: skip
 async def web_login(request: Request) -> HTTPResponse:
