@@ -127,6 +127,9 @@ class UploadSettings(_Section):
     max_buffered_bytes: int = Field(64 * 1024 * 1024, ge=1024 * 1024)
     stale_upload_hours: int = Field(24, ge=1)
     sweep_interval: int = Field(300, ge=5)
+    # A request receiving an upload holds it this long past its last progress; a
+    # process that dies mid-upload frees it for a retry after at most this.
+    receive_lease_seconds: int = Field(60, ge=2)
 
 
 class ImageSettings(_Section):

@@ -1,0 +1,272 @@
+"""Faults through a real server: a killed server mid-upload leaves nothing stranded."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from PIL import Image
+
+from pichr_appliance.testing import LiveServer
+
+LEASE = 2  # uploads.receive_lease_seconds in these tests
+
+
+def noisy_png(side: int = 300) -> bytes:
+    """A PNG that does not compress (a body that takes a few chunks)."""
+    buf = io.BytesIO()
+    Image.effect_noise((side, side), 80).convert("RGB").save(buf, "PNG")
+    return buf.getvalue()
+
+
+def server_env(data: Path) -> dict[str, str]:
+    return {
+        # SQLite whatever PICHR_TEST_DATABASE says: the test reads the upload rows.
+        "PICHR_DATABASE__URL": "sqlite://" + str(data.resolve() / "pichr.sqlite3"),
+        "PICHR_UPLOADS__RECEIVE_LEASE_SECONDS": str(LEASE),
+        "PICHR_UPLOADS__SWEEP_INTERVAL": "5",
+    }
+
+
+def db_rows(data: Path, sql: str, *args) -> list:
+    con = sqlite3.connect(data / "pichr.sqlite3", timeout=10)
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
+def wait_for(check, timeout: float = 20.0, step: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"timed out waiting for {check}")
+
+
+def signup(server: LiveServer) -> dict[str, str]:
+    body = {"email": "k@example.com", "username": "killer", "password": "a long password"}
+    r = httpx.post(server.url + "/api/v1/auth/signup", json=body)
+    assert r.status_code == 201, r.text
+    return {"Authorization": "Bearer " + r.json()["session"]["access_token"]}
+
+
+def start_body(port: int, head: bytes, part: bytes) -> socket.socket:
+    """Send a request head and the first part of its body, then hold the socket."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(head + part)
+    return sock
+
+
+def kill_hard(server: LiveServer) -> None:
+    """kill -9 of the whole process group (main process and workers)."""
+    os.killpg(server.proc.pid, signal.SIGKILL)
+    server.proc.wait(10)
+
+
+def temp_files(data: Path, prefix: str) -> list[Path]:
+    return [p for p in (data / "tmp").glob(f"{prefix}*")] if (data / "tmp").is_dir() else []
+
+
+@pytest.mark.timeout(120)
+def test_a_killed_direct_put_can_be_retried_and_its_temp_bytes_go(tmp_path):
+    data = tmp_path / "data"
+    png = noisy_png()
+    server = LiveServer(data, env=server_env(data), args=["--workers", "2"]).start()
+    socks = []
+    try:
+        auth = signup(server)
+        body = {"filename": "n.png", "mime": "image/png", "bytes": len(png)}
+        p = httpx.post(server.url + "/api/v1/upload/presign", headers=auth, json=body).json()
+        url = urlsplit(p["uploadUrl"])
+        target = f"{url.path}?{url.query}"
+        head = (f"PUT {target} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(png)}\r\n\r\n").encode()
+        socks.append(start_body(server.port, head, png[: len(png) // 2]))
+        wait_for(lambda: temp_files(data, p["uploadId"]))
+        row = db_rows(data, "SELECT status, claimed_by FROM uploads WHERE id = ?", p["uploadId"])
+        assert row[0][0] == "receiving" and row[0][1]
+        # While its request lives, the claim holds: a second PUT is refused.
+        r = httpx.put(server.url + target, content=png)
+        assert r.status_code == 409 and r.json()["code"] == "upload_in_progress"
+        kill_hard(server)
+    finally:
+        for s in socks:
+            s.close()
+        server.stop()
+    assert temp_files(data, p["uploadId"])  # the dead request's half body
+
+    again = LiveServer(data, env=server_env(data)).start()
+    try:
+        # Until the dead request's claim runs out a retry may get 409; then it succeeds.
+        def retry():
+            r = httpx.put(again.url + target, content=png)
+            assert r.status_code in (200, 409), r.text
+            return r if r.status_code == 200 else None
+
+        r = wait_for(retry, timeout=LEASE + 10, step=0.5)
+        assert r.json()["status"] == "ready"
+        got = httpx.get(f"{again.url}/i/{p['fileId']}")
+        assert got.status_code == 200 and got.content == png
+        # The sweeper (at start and every 5 s) removes the dead request's temp bytes.
+        wait_for(lambda: not temp_files(data, p["uploadId"]), timeout=15)
+    finally:
+        again.stop()
+    row = db_rows(data, "SELECT status, claimed_by FROM uploads WHERE id = ?", p["uploadId"])
+    assert row == [("completed", None)]
+
+
+@pytest.mark.timeout(120)
+def test_a_killed_one_request_upload_leaves_no_pending_record(tmp_path):
+    data = tmp_path / "data"
+    png = noisy_png()
+    server = LiveServer(data, env=server_env(data)).start()
+    sock = None
+    try:
+        auth = signup(server)["Authorization"]
+        head = (
+            f"POST /api/v1/upload?filename=n.png HTTP/1.1\r\nHost: x\r\n"
+            f"Authorization: {auth}\r\nContent-Length: {len(png)}\r\n\r\n"
+        ).encode()
+        sock = start_body(server.port, head, png[: len(png) // 2])
+        rows = wait_for(
+            lambda: db_rows(
+                data, "SELECT id, file_id, one_step FROM uploads WHERE status = ?", "receiving"
+            )
+        )
+        upload_id, file_id, one_step = rows[0]
+        assert one_step
+        kill_hard(server)
+    finally:
+        if sock:
+            sock.close()
+        server.stop()
+    assert db_rows(data, "SELECT status FROM files WHERE id = ?", file_id) == [("pending",)]
+
+    # gc --dry-run names the dead upload and its temp file, and changes nothing.
+    time.sleep(LEASE + 0.5)  # the claim runs out
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PICHR_")}
+    env.update(server_env(data))
+    cmd = [sys.executable, "-m", "pichr_appliance", "gc", "--dry-run", "--json"]
+    r = subprocess.run(
+        [*cmd, "--data-dir", str(data)], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["strandedUploads"] == 1
+    assert [Path(t["path"]).name.split("-")[0] for t in report["staleTempFiles"]] == [upload_id]
+    assert report["staleTempBytes"] > 0
+    assert temp_files(data, upload_id)
+
+    again = LiveServer(data, env=server_env(data)).start()
+    try:
+        # The first sweep at start discards the upload, its pending file and its bytes.
+        wait_for(lambda: not db_rows(data, "SELECT id FROM files WHERE id = ?", file_id))
+        wait_for(lambda: not temp_files(data, upload_id))
+        assert not db_rows(data, "SELECT id FROM uploads WHERE id = ?", upload_id)
+    finally:
+        again.stop()
+
+
+def _past(seconds: float = 1):
+    from datetime import UTC, datetime, timedelta
+
+    return datetime.now(UTC) - timedelta(seconds=seconds)
+
+
+def test_a_multipart_complete_left_receiving_is_given_back(pichr_client, pichr_user):
+    """A complete whose process died: parts, abort and complete work again once its
+    claim has run out (the sweeper gives it back; complete takes it over directly)."""
+    from pichr_appliance.models import Upload
+    from pichr_appliance.services import sweeper
+
+    png = noisy_png(120)
+    h = pichr_user["headers"]
+    body = {"filename": "m.png", "mime": "image/png", "totalBytes": len(png), "partSize": len(png)}
+    m = pichr_client.post("/api/v1/upload/multipart/init", headers=h, json=body).json
+    part = urlsplit(m["partUrls"][0])
+    r = pichr_client.put(f"{part.path}?{part.query}", content=png)
+    assert r.status == 200
+    etag = r.json["etag"]
+    uid = m["uploadId"]
+    # A live claim held elsewhere: parts and complete are refused.
+    live = _past(-60)
+    pichr_client.run(
+        Upload.filter(id=uid).update(status="receiving", claimed_by="x:1:a", claimed_until=live)
+    )
+    assert pichr_client.put(f"{part.path}?{part.query}", content=png).status == 409
+    done = {"uploadId": uid, "fileId": m["fileId"], "parts": [{"partNumber": 1, "etag": etag}]}
+    r = pichr_client.post("/api/v1/upload/multipart/complete", headers=h, json=done)
+    assert r.status == 409 and r.json["code"] == "upload_in_progress"
+    # Its holder died: the claim runs out, the sweeper gives the upload back.
+    pichr_client.run(Upload.filter(id=uid).update(claimed_until=_past()))
+    swept = pichr_client.run(sweeper.sweep(pichr_client.runtime))
+    assert swept["strandedUploads"] == 1
+    upload = pichr_client.run(Upload.get(id=uid))
+    assert (upload.status, upload.claimed_by, upload.claimed_until) == ("pending", None, None)
+    assert pichr_client.put(f"{part.path}?{part.query}", content=png).status == 200
+    # Expired again (no sweep): complete takes it over at once.
+    pichr_client.run(
+        Upload.filter(id=uid).update(status="receiving", claimed_by="x:1:a", claimed_until=None)
+    )
+    r = pichr_client.post("/api/v1/upload/multipart/complete", headers=h, json=done)
+    assert r.status == 200, r.text
+    assert pichr_client.get(f"/i/{m['fileId']}").content == png
+
+
+def test_stale_temp_files_of_storage_and_uploads(pichr_client):
+    """A body whose upload no live claim holds goes at once; storage's own temp files
+    (a part being written) go once untouched for TEMP_MAX_AGE."""
+    from pichr_appliance.services import sweeper
+
+    rt = pichr_client.runtime
+    tmp = rt.settings.data_path / "tmp"
+    tmp.mkdir(exist_ok=True)
+    dead = tmp / "upl_dead-0a0b"
+    dead.write_bytes(b"x" * 10)
+    fresh = rt.storage.tmp / "fresh"
+    fresh.write_bytes(b"y")
+    old = rt.storage.tmp / "old"
+    old.write_bytes(b"zz")
+    os.utime(old, (0, 0))
+    stale = pichr_client.run(sweeper.stale_temp_files(rt))
+    assert sorted((p.name, n) for p, n in stale) == [("old", 2), ("upl_dead-0a0b", 10)]
+    assert pichr_client.run(sweeper.sweep_temp(rt)) == 2
+    assert fresh.exists() and not dead.exists() and not old.exists()
+
+
+def test_a_claim_taken_over_after_it_ran_out(pichr_client, pichr_user):
+    """Two requests never both hold an upload: the second takes it only once the first's
+    claim has run out, and the first then finds it lost (and cannot complete it)."""
+    from pichr_appliance.errors import ApiError
+    from pichr_appliance.models import Upload
+    from pichr_appliance.services import claims
+
+    h = pichr_user["headers"]
+    body = {"filename": "c.png", "mime": "image/png", "bytes": 10}
+    p = pichr_client.post("/api/v1/upload/presign", headers=h, json=body).json
+    upload = pichr_client.run(Upload.get(id=p["uploadId"]))
+    first, second = claims.Claim(upload, 30), claims.Claim(upload, 30)
+    pichr_client.run(first.take("busy"))
+    with pytest.raises(ApiError) as exc:
+        pichr_client.run(second.take("busy"))
+    assert exc.value.status == 409 and exc.value.code == "upload_in_progress"
+    pichr_client.run(Upload.filter(id=upload.id).update(claimed_until=_past()))
+    pichr_client.run(second.take("busy"))
+    assert pichr_client.run(first.renew()) is False and first.lost
+    pichr_client.run(first.release())  # not first's to give back
+    row = pichr_client.run(Upload.get(id=upload.id))
+    assert row.status == "receiving" and row.claimed_by == second.token
+    assert pichr_client.run(second.renew()) is True
