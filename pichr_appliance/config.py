@@ -44,6 +44,11 @@ class ServerSettings(_Section):
     cors_origins: list[str] = []
     max_json_bytes: int = Field(1_048_576, ge=1024)
     request_timeout: int = Field(60, ge=1)
+    # The whole request head (request line and headers) within this many seconds of
+    # its first byte, and a new connection's first byte within it (slow-header clients).
+    header_timeout: int = Field(20, ge=1)
+    # A handler silent this long (nothing sent) is answered 503 response_timeout.
+    response_timeout: int = Field(60, ge=1)
     log_level: str = "INFO"
     # Validate every JSON answer against its declared model (tests; costs CPU).
     check_responses: bool = False

@@ -270,3 +270,135 @@ def test_a_claim_taken_over_after_it_ran_out(pichr_client, pichr_user):
     row = pichr_client.run(Upload.get(id=upload.id))
     assert row.status == "receiving" and row.claimed_by == second.token
     assert pichr_client.run(second.renew()) is True
+
+
+# ---------------------------------------------------------------- slow clients
+
+
+@pytest.fixture(scope="module")
+def slow_server(tmp_path_factory):
+    """A real server with short limits: 1 s of silence, 2 s for a whole request head."""
+    data = tmp_path_factory.mktemp("slow") / "data"
+    env = {
+        **server_env(data),
+        "PICHR_SERVER__REQUEST_TIMEOUT": "1",
+        "PICHR_SERVER__HEADER_TIMEOUT": "2",
+    }
+    server = LiveServer(data, env=env).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def read_answer(sock: socket.socket, wait: float) -> tuple[bytes, bool, float]:
+    """What the server sends until it closes (or ``wait`` passes), whether it closed,
+    and when."""
+    t0, chunks = time.monotonic(), []
+    sock.settimeout(0.2)
+    while time.monotonic() - t0 < wait:
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            continue
+        if not chunk:
+            return b"".join(chunks), True, time.monotonic() - t0
+        chunks.append(chunk)
+    return b"".join(chunks), False, time.monotonic() - t0
+
+
+def test_a_client_trickling_its_headers_is_cut_off(slow_server):
+    """A byte every 0.3 s keeps under the 1 s silence limit, but the head must be
+    complete within 2 s of its first byte."""
+    t0 = time.monotonic()
+    with socket.create_connection(("127.0.0.1", slow_server.port), timeout=10) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        answer, closed = b"", False
+        sock.settimeout(0.3)
+        for n in range(40):
+            try:
+                sock.sendall(b"X-Slow-%d: y\r\n" % n)
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                continue
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+                break
+            if not chunk:
+                closed = True
+                break
+            answer += chunk
+        elapsed = time.monotonic() - t0
+    assert answer.startswith(b"HTTP/1.1 408"), answer
+    assert b'"code":"request_timeout"' in answer
+    assert elapsed < 5, elapsed
+    del closed
+
+
+def test_a_connection_that_never_speaks_is_closed(slow_server):
+    with socket.create_connection(("127.0.0.1", slow_server.port), timeout=10) as sock:
+        answer, closed, elapsed = read_answer(sock, 8)
+    assert closed and answer == b"" and elapsed < 4, elapsed
+
+
+def test_a_stalled_upload_body_is_cut_at_the_request_timeout(slow_server):
+    """The handler of a streamed body runs while it arrives: Sanic alone would wait for
+    the response timeout (60 s). The upload can be retried at once."""
+    png = noisy_png(120)
+    auth = {"Authorization": "Bearer " + signup_as(slow_server, "stall")}
+    body = {"filename": "s.png", "mime": "image/png", "bytes": len(png)}
+    p = httpx.post(slow_server.url + "/api/v1/upload/presign", headers=auth, json=body).json()
+    url = urlsplit(p["uploadUrl"])
+    target = f"{url.path}?{url.query}"
+    head = f"PUT {target} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(png)}\r\n\r\n".encode()
+    with start_body(slow_server.port, head, png[:1000]) as sock:
+        answer, closed, elapsed = read_answer(sock, 10)
+    assert answer.startswith(b"HTTP/1.1 408"), answer
+    assert answer.endswith(b'"code":"request_timeout"}') and closed
+    assert elapsed < 4, elapsed
+    r = httpx.put(slow_server.url + target, content=png)
+    assert r.status_code == 200, r.text
+    assert not temp_files(slow_server.data_dir, p["uploadId"])
+
+
+def test_timeouts_are_not_logged_as_internal_errors(slow_server):
+    # Runs after the tests above (same module server).
+    with socket.create_connection(("127.0.0.1", slow_server.port), timeout=10) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        answer, _, _ = read_answer(sock, 6)
+    assert answer.startswith(b"HTTP/1.1 408")
+    out = slow_server.output()
+    assert "unhandled error" not in out and "Traceback" not in out, out[-3000:]
+
+
+def signup_as(server: LiveServer, name: str) -> str:
+    body = {"email": f"{name}@example.com", "username": name, "password": "a long password"}
+    r = httpx.post(server.url + "/api/v1/auth/signup", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()["session"]["access_token"]
+
+
+class SlowRoute:
+    from pichr_appliance import hookimpl
+
+    @hookimpl
+    def register_routes(self, runtime):
+        import asyncio
+
+        from sanic.response import json as json_response
+
+        async def slow(request):
+            await asyncio.sleep(3)
+            return json_response({"late": True})
+
+        return [("/slow", slow, ["GET"])]
+
+
+@pytest.mark.parametrize("pichr_plugins", [[SlowRoute()]])
+@pytest.mark.parametrize("pichr_overrides", [{"server": {"response_timeout": 1}}])
+def test_a_response_timeout_answers_503_response_timeout(pichr_client, caplog):
+    r = pichr_client.get("/-/SlowRoute/slow")
+    assert r.status == 503, r.text
+    assert r.json["code"] == "response_timeout" and "requestId" not in r.text
+    assert r.headers["retry-after"] == "5"
+    assert not [rec for rec in caplog.records if rec.levelname == "ERROR"]
