@@ -172,6 +172,12 @@ def as_api_error(request: Request, exc: Exception) -> ApiError:
             message = "Not found"
         headers = dict(getattr(exc, "headers", None) or {})
         return ApiError(status, code, message, headers=headers)
+    from .services.diskspace import insufficient, is_disk_full
+
+    if is_disk_full(exc):
+        # ENOSPC, or SQLite's "database or disk is full": a condition, not a bug.
+        log.warning("disk full in %s %s: %s", request.method, request.path, exc)
+        return insufficient("The server ran out of disk space; try again later")
     if isinstance(exc, StorageError):
         # The object store is down or refusing us: a temporary condition for the client.
         log.warning("storage error in %s %s: %s", request.method, request.path, exc)

@@ -402,3 +402,187 @@ def test_a_response_timeout_answers_503_response_timeout(pichr_client, caplog):
     assert r.json["code"] == "response_timeout" and "requestId" not in r.text
     assert r.headers["retry-after"] == "5"
     assert not [rec for rec in caplog.records if rec.levelname == "ERROR"]
+
+
+# ---------------------------------------------------------------- disk space
+
+
+def test_below_the_reserve_uploads_get_507_and_the_rest_works(tmp_path):
+    """storage.min_free_bytes above the real free space: every way to upload answers 507
+    before any byte is stored; reads, login, PATCH and DELETE keep working; /health
+    says the disk is full (503)."""
+    data = tmp_path / "data"
+    png = noisy_png(120)
+    server = LiveServer(data, env=server_env(data)).start()
+    try:
+        token = signup_as(server, "full")
+        auth = {"Authorization": "Bearer " + token}
+        api = server.url + "/api/v1"
+        r = httpx.post(f"{api}/upload?filename=a.png", headers=auth, content=png)
+        assert r.status_code == 201, r.text
+        kept = r.json()["id"]
+        body = {"filename": "b.png", "mime": "image/png", "bytes": len(png)}
+        pending = httpx.post(f"{api}/upload/presign", headers=auth, json=body).json()
+    finally:
+        server.stop()
+
+    env = {**server_env(data), "PICHR_STORAGE__MIN_FREE_BYTES": str(10**18)}
+    full = LiveServer(data, env=env).start(ready_statuses=(503,))
+    try:
+        api = full.url + "/api/v1"
+        h = httpx.get(full.url + "/health")
+        assert h.status_code == 503 and h.json()["disk"] == "full"
+        assert h.json()["database"] == h.json()["storage"] == "ok"
+        assert "disk full" in h.json()["error"]
+
+        def refused(r):
+            assert r.status_code == 507, r.text
+            assert r.json()["code"] == "insufficient_storage"
+            assert r.headers["retry-after"] == "60"
+
+        refused(httpx.post(f"{api}/upload/presign", headers=auth, json=body))
+        refused(httpx.post(f"{api}/upload?filename=c.png", headers=auth, content=png))
+        url = urlsplit(pending["uploadUrl"])
+        refused(httpx.put(f"{full.url}{url.path}?{url.query}", content=png))
+        multi = {
+            "filename": "m.png",
+            "mime": "image/png",
+            "totalBytes": len(png),
+            "partSize": 10**6,
+        }
+        refused(httpx.post(f"{api}/upload/multipart/init", headers=auth, json=multi))
+        assert not temp_files(data, "")  # nothing was written
+        # Reads, login, changes and deletes work.
+        assert httpx.get(f"{full.url}/i/{kept}").content == png
+        login = {"email": "full@example.com", "password": "a long password"}
+        r = httpx.post(f"{api}/auth/login", json=login)
+        assert r.status_code == 200, r.text
+        r = httpx.patch(f"{api}/files/{kept}", headers=auth, json={"title": "still"})
+        assert r.status_code == 200 and r.json()["title"] == "still"
+        assert httpx.delete(f"{api}/files/{kept}", headers=auth).status_code in (200, 204)
+        assert httpx.get(f"{full.url}/i/{kept}").status_code in (404, 410)
+    finally:
+        full.stop()
+    out = full.output()
+    assert "unhandled error" not in out and "Traceback" not in out, out[-3000:]
+    # The refused PUT left its upload retryable.
+    row = db_rows(data, "SELECT status FROM uploads WHERE id = ?", pending["uploadId"])
+    assert row == [("pending",)]
+
+
+def test_health_and_doctor_say_low_and_full(pichr_client):
+    import shutil
+
+    from pichr_appliance.services import diskspace, doctor
+
+    settings = pichr_client.runtime.settings
+    free = diskspace.free_bytes(settings)
+    assert shutil.disk_usage(settings.data_path).free >= free
+    settings.storage.min_free_bytes = int(free / 1.5)  # free < 2 x reserve
+    r = pichr_client.get("/health")
+    assert r.status == 200 and r.json["disk"] == "low" and r.json["status"] == "ok"
+    (check,) = doctor.check_disk(settings)
+    assert check.status == "warn" and "min_free_bytes" in check.message
+    settings.storage.min_free_bytes = free * 4
+    r = pichr_client.get("/health")
+    assert r.status == 503 and r.json["disk"] == "full" and r.json["status"] == "unavailable"
+    (check,) = doctor.check_disk(settings)
+    assert check.status == "fail" and "uploads are refused (507)" in check.message
+    assert "gc" in check.fix and "min_free_bytes" in check.fix
+    settings.storage.min_free_bytes = 0  # disabled
+    assert pichr_client.get("/health").json["disk"] == "ok"
+
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+    """A 24 MiB tmpfs mounted for the test (root only), unmounted afterwards."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mnt)],
+                          capture_output=True, text=True)  # fmt: skip
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def fill(path: Path, leave: int) -> Path:
+    """Fill the filesystem of ``path`` until ``leave`` bytes are free."""
+    import shutil
+
+    filler = path / "filler"
+    with open(filler, "wb") as fh:
+        while (free := shutil.disk_usage(path).free) > leave:
+            fh.write(b"\0" * min(1 << 20, free - leave))
+            fh.flush()
+    return filler
+
+
+@pytest.mark.timeout(120)
+def test_a_disk_that_fills_mid_upload_answers_507_with_nothing_half_written(
+    small_filesystem,
+):
+    """ENOSPC while the body is written (reserve off, so the disk really fills): 507,
+    the temp file is gone, the file is not visible, the upload can be retried once
+    there is room again; a one-request upload leaves no record."""
+    data = small_filesystem / "data"
+    env = {**server_env(data), "PICHR_STORAGE__MIN_FREE_BYTES": "0"}
+    png = noisy_png(400)  # ~480 KB
+    server = LiveServer(data, env=env).start()
+    try:
+        auth = {"Authorization": "Bearer " + signup_as(server, "enospc")}
+        api = server.url + "/api/v1"
+        body = {"filename": "e.png", "mime": "image/png", "bytes": len(png)}
+        p = httpx.post(f"{api}/upload/presign", headers=auth, json=body).json()
+        url = urlsplit(p["uploadUrl"])
+        target = f"{server.url}{url.path}?{url.query}"
+        # Half the body while there is room (the free-space check passes), then the
+        # disk fills, then the rest: the write fails with ENOSPC.
+        half = len(png) // 2
+        head = f"PUT {url.path}?{url.query} HTTP/1.1\r\nHost: x\r\n"
+        head += f"Content-Length: {len(png)}\r\n\r\n"
+        with start_body(server.port, head.encode(), png[:half]) as sock:
+            wait_for(lambda: temp_files(data, p["uploadId"]))
+            filler = fill(small_filesystem, 20_000)
+            sock.sendall(png[half:])
+            answer, _, _ = read_answer(sock, 10)
+        assert answer.startswith(b"HTTP/1.1 507"), answer
+        assert answer.endswith(b'"code":"insufficient_storage"}'), answer
+        assert not temp_files(data, "")
+        assert not list((data / "storage" / ".tmp").iterdir())
+        assert httpx.get(f"{server.url}/i/{p['fileId']}").status_code == 404
+        # With no room for the declared size, uploads are refused before any byte.
+        r = httpx.post(f"{api}/upload?filename=o.png", headers=auth, content=png)
+        assert r.status_code == 507, r.text
+        assert not temp_files(data, "")
+        filler.unlink()
+        r = httpx.put(target, content=png)
+        assert r.status_code == 200, r.text
+        assert httpx.get(f"{server.url}/i/{p['fileId']}").content == png
+    finally:
+        server.stop()
+    out = server.output()
+    assert "unhandled error" not in out, out[-3000:]
+    rows = db_rows(data, "SELECT status FROM files")
+    assert rows == [("ready",)]  # the one-request upload left nothing
+
+
+def test_disk_full_errors_are_507_wherever_they_come_from():
+    import errno
+
+    from tortoise.exceptions import OperationalError
+
+    from pichr_appliance.errors import as_api_error
+
+    class Req:
+        method, path, id = "POST", "/api/v1/auth/login", "r1"
+
+    for exc in (
+        OSError(errno.ENOSPC, "No space left on device"),
+        OperationalError("database or disk is full"),
+    ):
+        err = as_api_error(Req(), exc)
+        assert (err.status, err.code) == (507, "insufficient_storage")
+    assert as_api_error(Req(), OSError(errno.EACCES, "denied")).status == 500

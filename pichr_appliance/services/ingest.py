@@ -17,6 +17,7 @@ not rate limited.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import inspect
 import logging
@@ -32,7 +33,7 @@ from ..errors import ApiError, bad_request, conflict, not_found
 from ..models import AlbumFile, File, Upload, User
 from ..security import file_size_and_sha256
 from ..timeutil import utcnow
-from . import claims, moderation, uploads
+from . import claims, diskspace, moderation, uploads
 from . import files as files_service
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ async def ingest(
     await held.take(busy)  # a lease: a dead request's claim runs out (services/claims.py)
     try:
         async with held.beating():
+            diskspace.check_room(rt.settings, upload.declared_bytes)  # 507 before any byte
             owner = await User.get_or_none(id=upload.owner_id) if upload.owner_id else None
             plan_max = uploads.plan_of(rt.settings, owner).max_file_bytes
             if length is not None and length > upload.declared_bytes:
@@ -76,10 +78,12 @@ async def ingest(
             held.received()
             return await process(rt, upload, path, total, sha, held)
     except BaseException:
-        if discard_on_failure:
-            await discard(upload.file_id)
-        else:
-            await held.release()
+        # On a full disk the database may refuse this too: the claim then runs out.
+        with contextlib.suppress(Exception):
+            if discard_on_failure:
+                await discard(upload.file_id)
+            else:
+                await held.release()
         raise
 
 

@@ -23,7 +23,7 @@ from ..schemas.uploads import (
 from ..schemas.uploads import (
     UploadPart as PartOut,
 )
-from . import claims, ingest, uploads
+from . import claims, diskspace, ingest, uploads
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -91,6 +91,7 @@ async def put_part(rt: Runtime, upload: Upload, number: Any, chunks: AsyncIterat
             f"partNumber: 1 to {upload.part_count}", "invalid_part_number", {"field": "partNumber"}
         )
     expected = expected_part_size(upload, number)
+    diskspace.check_room(rt.settings, expected)  # 507 before any byte
     md5 = hashlib.md5(usedforsecurity=False)
     received = 0
 
