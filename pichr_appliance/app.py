@@ -62,8 +62,11 @@ def _set_up_logging(settings: Settings) -> None:
 
 def _configure_sanic(app: Sanic, settings: Settings) -> None:
     app.config.REQUEST_MAX_SIZE = settings.server.max_json_bytes
+    # Silence allowed while a request head or body arrives; the head's total deadline
+    # (HEADER_TIMEOUT) and the body's limit are enforced by protocol.TimeoutProtocol.
     app.config.REQUEST_TIMEOUT = settings.server.request_timeout
-    app.config.RESPONSE_TIMEOUT = max(settings.server.request_timeout, 60)
+    app.config.HEADER_TIMEOUT = settings.server.header_timeout
+    app.config.RESPONSE_TIMEOUT = settings.server.response_timeout
     app.config.FALLBACK_ERROR_FORMAT = "json"
     # Touchup compiles away the per-request signal dispatches we never listen to (a
     # third of the serving time); it cannot rewrite code inside a frozen binary.

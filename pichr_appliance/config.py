@@ -44,6 +44,11 @@ class ServerSettings(_Section):
     cors_origins: list[str] = []
     max_json_bytes: int = Field(1_048_576, ge=1024)
     request_timeout: int = Field(60, ge=1)
+    # The whole request head (request line and headers) within this many seconds of
+    # its first byte, and a new connection's first byte within it (slow-header clients).
+    header_timeout: int = Field(20, ge=1)
+    # A handler silent this long (nothing sent) is answered 503 response_timeout.
+    response_timeout: int = Field(60, ge=1)
     log_level: str = "INFO"
     # Validate every JSON answer against its declared model (tests; costs CPU).
     check_responses: bool = False
@@ -62,6 +67,9 @@ class StorageSettings(BaseModel):
     backend: str = "local"
     path: str = ""
     cdn_base_url: str = ""
+    # Uploads answer 507 once they would leave less free space than this on the data
+    # directory's (and local storage's) disk; 0 disables (docs/reliability.md).
+    min_free_bytes: int = Field(1024**3, ge=0)
 
 
 MIN_SECRET_BYTES = 32  # HS256 keys: RFC 7518 wants at least the hash size
@@ -134,6 +142,9 @@ class UploadSettings(_Section):
     isolate_heif: bool = True
     stale_upload_hours: int = Field(24, ge=1)
     sweep_interval: int = Field(300, ge=5)
+    # A request receiving an upload holds it this long past its last progress; a
+    # process that dies mid-upload frees it for a retry after at most this.
+    receive_lease_seconds: int = Field(60, ge=2)
 
 
 class ImageSettings(_Section):

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sanic import Request
-from sanic.exceptions import SanicException
+from sanic.exceptions import SanicException, ServiceUnavailable
 from sanic.response import HTTPResponse, JSONResponse, json
 
 from .storage.base import StorageError
@@ -150,6 +150,17 @@ def as_api_error(request: Request, exc: Exception) -> ApiError:
         return exc
     if isinstance(exc, SanicException):
         status = getattr(exc, "status_code", 500) or 500
+        if isinstance(exc, ServiceUnavailable):
+            # Sanic's response timeout (the handler took longer than allowed): a
+            # condition of the moment, not a bug, so not logged as one.
+            timeout = str(exc) == "Response Timeout"
+            log.warning("%s in %s %s", exc, request.method, request.path)
+            return ApiError(
+                503,
+                "response_timeout" if timeout else "service_unavailable",
+                "The server took too long to answer; try again" if timeout else str(exc),
+                headers={"Retry-After": "5"},
+            )
         if status >= 500:
             return _internal(request, exc)
         message = str(exc)
@@ -161,6 +172,12 @@ def as_api_error(request: Request, exc: Exception) -> ApiError:
             message = "Not found"
         headers = dict(getattr(exc, "headers", None) or {})
         return ApiError(status, code, message, headers=headers)
+    from .services.diskspace import insufficient, is_disk_full
+
+    if is_disk_full(exc):
+        # ENOSPC, or SQLite's "database or disk is full": a condition, not a bug.
+        log.warning("disk full in %s %s: %s", request.method, request.path, exc)
+        return insufficient("The server ran out of disk space; try again later")
     if isinstance(exc, StorageError):
         # The object store is down or refusing us: a temporary condition for the client.
         log.warning("storage error in %s %s: %s", request.method, request.path, exc)

@@ -140,7 +140,8 @@ class Upload(Model):
         "models.User", related_name="uploads", null=True, on_delete=fields.CASCADE
     )
     kind = fields.CharField(max_length=16, default="direct")  # direct | multipart | bucket
-    status = fields.CharField(max_length=16, default="pending")  # pending|completed|aborted|failed
+    # pending | receiving (claimed by a request) | completed | aborted | failed
+    status = fields.CharField(max_length=16, default="pending")
     declared_bytes = fields.BigIntField()
     declared_sha256 = fields.CharField(max_length=64, null=True)
     mime = fields.CharField(max_length=64)
@@ -151,6 +152,13 @@ class Upload(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     expires_at = fields.DatetimeField(db_index=True)
     completed_at = fields.DatetimeField(null=True)
+    # Who receives it while ``receiving`` and until when (services/claims.py): a claim
+    # that runs out (its process died) lets a retry take the upload over.
+    claimed_by = fields.CharField(max_length=200, null=True)
+    claimed_until = fields.DatetimeField(null=True)
+    # A one-request upload (or import): its client never saw the ids, so a dead
+    # attempt is discarded rather than kept for a retry.
+    one_step = fields.BooleanField(default=False)
 
     class Meta:
         table = "uploads"

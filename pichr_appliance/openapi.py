@@ -49,7 +49,10 @@ ERROR_TEXT = {
     "JSON body sent without `Content-Type: application/json` (`unsupported_media_type`).",
     416: "Range not satisfiable.",
     500: "Unexpected error (`details.requestId` appears in the server log).",
-    503: "The storage backend is unreachable.",
+    503: "The storage backend is unreachable (`storage_unavailable`), or the server took "
+    "too long to answer (`response_timeout`).",
+    507: "The server is low on disk space (`insufficient_storage`): uploads are refused "
+    "before any byte is stored; try again later.",
 }
 ANY = [{"bearerJwt": []}, {"apiKey": []}]
 SECURITY = {"none": [], "optional": [{}, *ANY], "any": ANY, "session": [{"bearerJwt": []}],

@@ -319,7 +319,9 @@ class LiveServer:
         self.proc: subprocess.Popen | None = None
         self.log = data_dir.parent / f"serve-{self.port}.log"
 
-    def start(self, timeout: float = 30) -> LiveServer:
+    def start(self, timeout: float = 30, ready_statuses: tuple[int, ...] = (200,)) -> LiveServer:
+        """Start and wait until ``/health`` answers one of ``ready_statuses`` (add 503
+        for a server that is up but reports a failing part, e.g. a full disk)."""
         import httpx
 
         cmd = [
@@ -344,7 +346,7 @@ class LiveServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log.read_text()}")
             try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                if httpx.get(self.url + "/health", timeout=1).status_code in ready_statuses:
                     return self
             except httpx.HTTPError:
                 pass

@@ -184,7 +184,8 @@ def test_binary_smoke(binary, tmp_path):
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
         assert health.json() == {
-            "status": "ok", "version": __version__, "database": "ok", "storage": "ok"
+            "status": "ok", "version": __version__, "database": "ok", "storage": "ok",
+            "disk": "ok",
         }  # fmt: skip
 
         created = run(

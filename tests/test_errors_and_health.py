@@ -7,7 +7,9 @@ def test_health(pichr_client):
     for path in ("/health", "/api/v1/health"):
         r = pichr_client.get(path)
         assert r.status == 200
-        assert r.json == {"status": "ok", "version": "0.1.0", "database": "ok", "storage": "ok"}
+        assert r.json == {
+            "status": "ok", "version": "0.1.0", "database": "ok", "storage": "ok", "disk": "ok"
+        }  # fmt: skip
 
 
 def test_health_names_failing_storage(pichr_client):

@@ -36,6 +36,7 @@ def test_systemd_unit_is_hardened_and_valid(tmp_path):
         "PrivateDevices": "yes",
         "RestrictSUIDSGID": "yes",
         "CapabilityBoundingSet": "",
+        "LimitNOFILE": "65536",  # slow clients must not exhaust descriptors
     }.items():
         assert unit[key] == [value], key
     exec_start = unit["ExecStart"][0].split()

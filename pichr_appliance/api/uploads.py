@@ -46,7 +46,7 @@ async def _uploader(request: Request) -> User | None:
 @bp.post("/presign")
 @operation(
     id="presign", summary="Start an upload", tag="uploads", auth="optional",
-    body=PresignRequest, responses={201: Presign}, errors=[402, 404, 413, 415],
+    body=PresignRequest, responses={201: Presign}, errors=[402, 404, 413, 415, 507],
     permission="upload",
     description="Anonymous only when `uploads.allow_anonymous` is on (else 401). "
     "Counts one upload against the plan. 404 for an `albumId` that is not the caller's.",
@@ -73,7 +73,7 @@ async def _body(request: Request) -> AsyncIterator[bytes]:
 @operation(
     id="uploadDirect", summary="Send the bytes of a presigned upload", tag="uploads",
     auth="optional", body=RAW, query=UploadTokenQuery, responses={200: DirectUpload},
-    errors=[400, 402, 404, 409, 413, 415], permission="upload",
+    errors=[400, 402, 404, 409, 413, 415, 507], permission="upload",
     description="The raw image bytes; their type is read from the bytes, not from "
     "`Content-Type`. Without `token`, the owner's credentials (401 without either).",
 )  # fmt: skip
@@ -110,7 +110,7 @@ async def direct(request: Request, file_id: str) -> HTTPResponse:
 @operation(
     id="uploadOneRequest", summary="Upload an image in one request (ShareX, curl)",
     tag="uploads", auth="optional", body=RAW, query=OneRequestQuery,
-    responses={201: FileOut}, errors=[400, 402, 404, 411, 413, 415], permission="upload",
+    responses={201: FileOut}, errors=[400, 402, 404, 411, 413, 415, 507], permission="upload",
     description="Presign and PUT in one: the raw image is the body (with a "
     "Content-Length), its type is read from the bytes. Same checks, limits and "
     "processing as a presigned upload; a refused body leaves nothing behind.",
@@ -160,7 +160,7 @@ async def one_request(request: Request) -> HTTPResponse:
 @bp.post("/finalize")
 @operation(
     id="finalize", summary="The File of a finished upload", tag="uploads", auth="optional",
-    body=FinalizeRequest, responses={200: FileOut}, errors=[404, 409], permission="upload",
+    body=FinalizeRequest, responses={200: FileOut}, errors=[404, 409, 507], permission="upload",
     description="409 `upload_incomplete` while the bytes have not arrived.",
 )  # fmt: skip
 async def finalize(request: Request) -> HTTPResponse:
@@ -193,7 +193,7 @@ async def _multipart_upload(request: Request, upload_id: str):
 @operation(
     id="multipartInit", summary="Start a multipart upload", tag="uploads", auth="optional",
     body=MultipartInitRequest, responses={201: MultipartInit},
-    errors=[402, 404, 413, 415], permission="upload",
+    errors=[402, 404, 413, 415, 507], permission="upload",
 )  # fmt: skip
 async def multipart_init(request: Request) -> HTTPResponse:
     user = await _uploader(request)
@@ -209,7 +209,7 @@ async def multipart_init(request: Request) -> HTTPResponse:
 @operation(
     id="multipartPart", summary="Send one part (re-sending replaces it)", tag="uploads",
     auth="optional", body=RAW, query=UploadTokenQuery, responses={200: UploadPart},
-    errors=[400, 404, 409, 413], permission="upload",
+    errors=[400, 404, 409, 413, 507], permission="upload",
 )  # fmt: skip
 async def multipart_part(request: Request, upload_id: str, number: str) -> HTTPResponse:
     upload = await _multipart_upload(request, upload_id)
@@ -233,7 +233,7 @@ async def multipart_status(request: Request, upload_id: str) -> HTTPResponse:
 @operation(
     id="multipartComplete", summary="Join the parts and process the file", tag="uploads",
     auth="optional", body=MultipartCompleteRequest, query=UploadTokenQuery,
-    responses={200: FileOut}, errors=[402, 404, 409, 415], permission="upload",
+    responses={200: FileOut}, errors=[402, 404, 409, 415, 507], permission="upload",
     description="400 `missing_parts` / `mismatched_parts` name the parts.",
 )  # fmt: skip
 async def multipart_complete(request: Request) -> HTTPResponse:

@@ -57,7 +57,10 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
             asyncio.run(check_storage(settings, pm))
             asyncio.run(_preflight(app))
             admins = asyncio.run(_count_admins(settings, pm))
+    from ..protocol import TimeoutProtocol
+
     app.prepare(
+        protocol=TimeoutProtocol,  # head and body deadlines (slow clients)
         host=settings.server.host,
         port=settings.server.port,
         workers=settings.server.workers,

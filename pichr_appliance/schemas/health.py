@@ -12,12 +12,17 @@ State = Literal["ok", "unavailable"]
 
 
 class Health(Out):
-    """Liveness; on 503 also ``error`` and ``code`` naming the failing part."""
+    """Liveness; on 503 also ``error`` and ``code`` naming the failing part.
+
+    ``disk``: free space on this machine's data (and local storage) disk against
+    ``storage.min_free_bytes``: ``low`` under twice the reserve, ``full`` under it
+    (uploads answer 507; the health answer is 503)."""
 
     status: State
     version: str
     database: State
     storage: State
+    disk: Literal["ok", "low", "full"]
     error: str | None = None
     code: Literal["service_unavailable"] | None = None
 

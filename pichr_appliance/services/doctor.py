@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..config import ConfigError, Settings
+from . import diskspace
 
 MIB = 1024 * 1024
 FREE_FAIL_BYTES = 100 * MIB
@@ -144,7 +145,30 @@ def check_disk(settings: Settings) -> list[Check]:
         usage = shutil.disk_usage(probe)
         free_mib = usage.free // MIB
         text = f"{free_mib} MiB free of {usage.total // MIB} MiB at {place}"
-        if usage.free < FREE_FAIL_BYTES:
+        reserve = settings.storage.min_free_bytes
+        space = diskspace.state(settings, usage.free)
+        if space == "full":
+            out.append(
+                Check(
+                    "disk",
+                    "fail",
+                    f"{text}: below storage.min_free_bytes ({reserve // MIB} MiB), "
+                    "uploads are refused (507)",
+                    "free space ('pichr-appliance gc' removes orphans and stale temp files; "
+                    "delete files or grow the disk), or lower storage.min_free_bytes",
+                )
+            )
+        elif space == "low":
+            out.append(
+                Check(
+                    "disk",
+                    "warn",
+                    f"{text}: under twice storage.min_free_bytes ({reserve // MIB} MiB); "
+                    "uploads stop below it",
+                    "free space soon ('pichr-appliance gc' may help) or grow the disk",
+                )
+            )
+        elif usage.free < FREE_FAIL_BYTES:
             out.append(Check("disk", "fail", text, "free space or move the data directory"))
         elif usage.free < FREE_WARN_BYTES or usage.free < usage.total * FREE_WARN_RATIO:
             out.append(

@@ -1,6 +1,8 @@
 """Garbage collection (``pichr-appliance gc``): make records and stored bytes agree.
 
 - expired files and stale uploads go, as the background sweeper would remove them;
+- uploads left ``receiving`` by a dead request (an expired claim) become retryable,
+  and stale temporary files on this machine (a crash mid-upload) are deleted;
 - orphaned objects (bytes that no record references: a crash between deleting a
   record and its bytes, a restore over older objects) are deleted;
 - records whose bytes are missing are reported and marked ``failed`` (a removed file
@@ -18,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..models import File, Upload, UploadPart
 from ..timeutil import utcnow
+from . import claims, sweeper
 from . import files as files_service
-from . import sweeper
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -61,7 +63,12 @@ async def collect(
     """One garbage collection pass; returns what was (or, dry run, would be) done."""
     now = utcnow()
     report: dict[str, Any] = {"dryRun": dry_run}
+    # Temporary bytes of dead requests (a crash mid-upload), on this machine.
+    stale_temp = await sweeper.stale_temp_files(rt)
+    report["staleTempFiles"] = [{"path": str(p), "bytes": n} for p, n in stale_temp]
+    report["staleTempBytes"] = sum(n for _, n in stale_temp)
     if dry_run:
+        report["strandedUploads"] = await Upload.filter(claims.expired_q(now)).count()
         report["expiredFiles"] = (
             await File.filter(expires_at__lte=now).exclude(status="pending").count()
         )
@@ -74,6 +81,7 @@ async def collect(
         report["staleUploads"] = swept["staleUploads"]
         report["purgedRemoved"] = swept["purgedRemoved"]
         report["tempFiles"] = swept["tempFiles"]
+        report["strandedUploads"] = swept["strandedUploads"]
 
     # List first, then read the references: an object written after the listing is
     # not looked at, and one listed was referenced before its bytes existed.
@@ -120,12 +128,17 @@ async def _mark_missing(rt: Runtime, file: File) -> None:
 def describe(report: dict[str, Any]) -> str:
     """The report as lines for a person."""
     verb = "would remove" if report["dryRun"] else "removed"
+    recover = "would recover" if report["dryRun"] else "recovered"
     lines = [
         f"expired files: {verb} {report['expiredFiles']}",
         f"stale uploads: {verb} {report['staleUploads']}",
+        f"uploads left receiving by a dead request: {recover} {report['strandedUploads']}",
+        f"stale temporary files: {verb} {len(report['staleTempFiles'])} "
+        f"({report['staleTempBytes']} bytes)",
         f"orphaned objects: {verb} {len(report['orphanedObjects'])} "
         f"({report['orphanedBytes']} bytes)",
     ]
+    lines += [f"  {t['path']}" for t in report["staleTempFiles"][:50]]
     lines += [f"  {key}" for key in report["orphanedObjects"][:50]]
     if len(report["orphanedObjects"]) > 50:
         lines.append(f"  ... and {len(report['orphanedObjects']) - 50} more")

@@ -17,6 +17,7 @@ not rate limited.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import inspect
 import logging
@@ -32,8 +33,8 @@ from ..errors import ApiError, bad_request, conflict, not_found
 from ..models import AlbumFile, File, Upload, User
 from ..security import file_size_and_sha256
 from ..timeutil import utcnow
+from . import claims, diskspace, moderation, uploads
 from . import files as files_service
-from . import moderation, uploads
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -64,32 +65,26 @@ async def ingest(
     retry, or discarded with its pending file when ``discard_on_failure`` (one-step
     uploads, whose records the caller made and nobody else can use).
     """
-    await claim(upload, busy)
+    held = claims.Claim(upload, claims.lease_seconds(rt.settings))
+    await held.take(busy)  # a lease: a dead request's claim runs out (services/claims.py)
     try:
-        owner = await User.get_or_none(id=upload.owner_id) if upload.owner_id else None
-        plan_max = uploads.plan_of(rt.settings, owner).max_file_bytes
-        if length is not None and length > upload.declared_bytes:
-            raise body_too_long(upload, length > plan_max)
-        path, total, sha = await receive(rt.settings, upload, plan_max, chunks)
-        return await process(rt, upload, path, total, sha)
+        async with held.beating():
+            diskspace.check_room(rt.settings, upload.declared_bytes)  # 507 before any byte
+            owner = await User.get_or_none(id=upload.owner_id) if upload.owner_id else None
+            plan_max = uploads.plan_of(rt.settings, owner).max_file_bytes
+            if length is not None and length > upload.declared_bytes:
+                raise body_too_long(upload, length > plan_max)
+            path, total, sha = await receive(rt.settings, upload, plan_max, held.watch(chunks))
+            held.received()
+            return await process(rt, upload, path, total, sha, held)
     except BaseException:
-        if discard_on_failure:
-            await discard(upload.file_id)
-        else:
-            await release(upload)
+        # On a full disk the database may refuse this too: the claim then runs out.
+        with contextlib.suppress(Exception):
+            if discard_on_failure:
+                await discard(upload.file_id)
+            else:
+                await held.release()
         raise
-
-
-async def claim(upload: Upload, busy: str) -> None:
-    """Take the upload for this request (pending → receiving); 409 ``busy`` otherwise."""
-    claimed = await Upload.filter(id=upload.id, status="pending").update(status="receiving")
-    if not claimed:
-        raise conflict(busy, "upload_in_progress")
-
-
-async def release(upload: Upload) -> None:
-    """Let the client try again after a failed attempt."""
-    await Upload.filter(id=upload.id, status="receiving").update(status="pending")
 
 
 async def discard(file_id: str) -> None:
@@ -158,6 +153,8 @@ async def upload_stream(
     answer = await uploads.presign(rt, user, body, to_storage=False)
     if on_presigned is not None:
         await on_presigned(answer)
+    # Its client never sees the ids: a dead attempt is discarded, not kept for a retry.
+    await Upload.filter(id=answer["uploadId"]).update(one_step=True)
     upload = await direct_upload(answer["fileId"])
     busy = "Another request is uploading this file right now"
     return await ingest(rt, upload, chunks, busy=busy, discard_on_failure=True)
@@ -255,7 +252,9 @@ def body_too_long(upload: Upload, past_plan_max: bool) -> ApiError:
 # ---------------------------------------------------------------- processing
 
 
-async def process(rt: Runtime, upload: Upload, path: Path, total: int, sha: str) -> File:
+async def process(
+    rt: Runtime, upload: Upload, path: Path, total: int, sha: str, held: claims.Claim
+) -> File:
     """Check the landed bytes, store them, and make the file ready (all or nothing)."""
     file = await File.get(id=upload.file_id)
     owner = await User.get_or_none(id=file.owner_id) if file.owner_id else None
@@ -269,6 +268,8 @@ async def process(rt: Runtime, upload: Upload, path: Path, total: int, sha: str)
         duplicate = await find_duplicate(file, sha, info.phash)
         score = await classify(rt, path)
         await _plugin_validation(rt, owner, file, info, path)
+        if not await held.renew():
+            raise conflict(claims.LOST, "upload_in_progress")
         await rt.storage.put_file(file.storage_key, path, content_type=info.mime, move=True)
     finally:
         path.unlink(missing_ok=True)
@@ -280,8 +281,12 @@ async def process(rt: Runtime, upload: Upload, path: Path, total: int, sha: str)
         file.age_restricted = True
     file.status = "ready"
     async with in_transaction():
+        completed = await Upload.filter(id=upload.id, claimed_by=held.token).update(
+            status="completed", completed_at=utcnow(), claimed_by=None, claimed_until=None
+        )
+        if not completed:  # taken over while we processed: the other request finishes
+            raise conflict(claims.LOST, "upload_in_progress")
         await file.save()
-        await Upload.filter(id=upload.id).update(status="completed", completed_at=utcnow())
         await files_service.add_usage(file.owner_id, total, 1)
         if upload.album_id:
             await _add_to_album(upload.album_id, file)

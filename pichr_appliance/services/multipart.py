@@ -23,7 +23,7 @@ from ..schemas.uploads import (
 from ..schemas.uploads import (
     UploadPart as PartOut,
 )
-from . import ingest, uploads
+from . import claims, diskspace, ingest, uploads
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -84,13 +84,14 @@ async def put_part(rt: Runtime, upload: Upload, number: Any, chunks: AsyncIterat
     """Store one part (streamed, atomic); re-sending a part replaces it."""
     if upload.status == "completed":
         raise conflict("This upload is already complete", "upload_completed")
-    if upload.status != "pending":
+    if upload.status != "pending" and (upload.status != "receiving" or claims.is_held(upload)):
         raise conflict("This upload is not accepting parts", "upload_closed")
     if not isinstance(number, int) or not 1 <= number <= upload.part_count:
         raise bad_request(
             f"partNumber: 1 to {upload.part_count}", "invalid_part_number", {"field": "partNumber"}
         )
     expected = expected_part_size(upload, number)
+    diskspace.check_room(rt.settings, expected)  # 507 before any byte
     md5 = hashlib.md5(usedforsecurity=False)
     received = 0
 
@@ -192,7 +193,7 @@ async def abort(rt: Runtime, upload: Upload) -> None:
     """Drop the parts and the pending file; a completed upload cannot be aborted."""
     if upload.status == "completed":
         raise conflict("This upload is already complete", "upload_completed")
-    if upload.status == "receiving":
+    if claims.is_held(upload):  # a dead request's expired claim does not block abort
         raise conflict("This upload is being completed", "upload_in_progress")
     await _drop_parts(rt, upload)
     async with in_transaction():

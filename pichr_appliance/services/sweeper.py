@@ -7,20 +7,24 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import TYPE_CHECKING
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ApiError
 from ..models import File, Upload, UploadPart
 from ..timeutil import utcnow
+from . import claims, ingest, leases, moderation, uploads
 from . import files as files_service
-from . import ingest, leases, moderation, uploads
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
 
 log = logging.getLogger("pichr_appliance.sweeper")
 
-TEMP_MAX_AGE = 3600
+# Temporary files not tied to an upload (storage's own, variant sources) go once
+# untouched this long; a body of a dead upload goes as soon as its claim has run out.
+TEMP_MAX_AGE = 900
 
 
 async def sweep(rt: Runtime) -> dict[str, int]:
@@ -33,6 +37,7 @@ async def sweep(rt: Runtime) -> dict[str, int]:
         "tempFiles": 0,
         "purgedRemoved": 0,
         "bucketUploads": 0,
+        "strandedUploads": 0,
     }
     for file in await File.filter(expires_at__lte=now).exclude(status="pending"):
         await files_service.delete_file(rt, file)
@@ -45,6 +50,9 @@ async def sweep(rt: Runtime) -> dict[str, int]:
         except ApiError as exc:
             if exc.code != "upload_incomplete":
                 log.info("sweeper: bucket upload %s rejected: %s", upload.id, exc.message)
+    # Requests that died while receiving (kill -9, a restart past the drain).
+    stranded = await reclaim_stranded(rt, now)
+    done["strandedUploads"] = stranded
     # Uploads whose bytes never arrived (or never completed) within their window.
     stale = await Upload.filter(expires_at__lte=now, status__in=["pending", "failed"])
     for upload in stale:
@@ -59,25 +67,88 @@ async def sweep(rt: Runtime) -> dict[str, int]:
         done["staleUploads"] += 1
     # Removed content keeps its bytes for moderation.removed_retention_days (appeals).
     done["purgedRemoved"] = await moderation.purge_removed(rt)
-    done["tempFiles"] = sweep_temp(rt)
+    done["tempFiles"] = await sweep_temp(rt)
     if any(done.values()):
         log.info("sweeper: %s", done)
     return done
 
 
-def sweep_temp(rt: Runtime) -> int:
-    """Delete this machine's abandoned temporary files (older than an hour)."""
+async def reclaim_stranded(rt: Runtime, now: Any = None) -> int:
+    """Uploads left in ``receiving`` by a request whose claim ran out: retryable again
+    (``pending``), or, for one-request uploads (nobody can retry them), discarded
+    together with their pending file. Returns how many."""
+    now = now or utcnow()
+    count = 0
+    for upload in await Upload.filter(claims.expired_q(now)):
+        # Conditional on the same expired claim: a retry may have taken it meanwhile.
+        same = Upload.filter(claims.expired_q(now), id=upload.id, claimed_by=upload.claimed_by)
+        if upload.one_step:
+            if await same.delete():
+                await File.filter(id=upload.file_id, status="pending").delete()
+                count += 1
+        else:
+            count += await same.update(status="pending", claimed_by=None, claimed_until=None)
+    # One-request uploads are claimed right after their records are made: still
+    # pending a lease later means their process died in between.
+    cutoff = now - timedelta(seconds=claims.lease_seconds(rt.settings))
+    for upload in await Upload.filter(one_step=True, status="pending", created_at__lt=cutoff):
+        if await Upload.filter(id=upload.id, status="pending").delete():
+            await File.filter(id=upload.file_id, status="pending").delete()
+            count += 1
+    if count:
+        log.info("sweeper: %d upload(s) left receiving by a dead request recovered", count)
+    return count
+
+
+def _temp_dirs(rt: Runtime) -> list[Path]:
+    """Where this machine keeps temporary bytes: the data dir's ``tmp/`` (bodies being
+    checked, variant sources) and a local storage backend's own temp folder."""
+    dirs = [rt.settings.data_path / "tmp"]
+    storage_tmp = getattr(rt.storage, "tmp", None)
+    if isinstance(storage_tmp, Path):
+        dirs.append(storage_tmp)
+    return dirs
+
+
+async def stale_temp_files(rt: Runtime) -> list[tuple[Path, int]]:
+    """This machine's abandoned temporary files, with their sizes.
+
+    A body being received is named ``{uploadId}-...``: it is stale as soon as no live
+    claim holds its upload (listed first, claims read after: a file's claim was taken
+    before the file was made). Other files are stale when untouched for
+    ``TEMP_MAX_AGE`` (an active write keeps touching its file).
+    """
+    listed = []
+    for folder in _temp_dirs(rt):
+        if folder.is_dir():
+            listed += [p for p in folder.iterdir() if p.is_file()]
+    if not listed:
+        return []
+    held = set(
+        await Upload.filter(status="receiving", claimed_until__gte=utcnow()).values_list(
+            "id", flat=True
+        )
+    )
+    cutoff = time.time() - TEMP_MAX_AGE
+    stale = []
+    for path in listed:
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            continue
+        upload_id = path.name.split("-", 1)[0] if path.name.startswith("upl_") else None
+        if (upload_id is not None and upload_id not in held) or st.st_mtime < cutoff:
+            stale.append((path, st.st_size))
+    return stale
+
+
+async def sweep_temp(rt: Runtime) -> int:
+    """Delete this machine's abandoned temporary files; returns how many."""
     removed = 0
-    tmp = rt.settings.data_path / "tmp"
-    if tmp.is_dir():
-        cutoff = time.time() - TEMP_MAX_AGE
-        for path in tmp.iterdir():
-            try:
-                if path.stat().st_mtime < cutoff:
-                    path.unlink()
-                    removed += 1
-            except FileNotFoundError:
-                pass
+    for path, _ in await stale_temp_files(rt):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed += 1
     return removed
 
 
@@ -100,7 +171,7 @@ async def run(rt: Runtime, interval: float) -> None:
                     if holding:
                         log.info("sweeper: another process sweeps for the site now")
                     holding = False
-                    sweep_temp(rt)
+                    await sweep_temp(rt)
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -17,6 +17,7 @@ from ..schemas.common import validate
 from ..schemas.uploads import Presign, PresignRequest
 from ..security import new_id
 from ..timeutil import iso, utcnow
+from . import diskspace
 from . import files as files_service
 
 if TYPE_CHECKING:
@@ -81,6 +82,7 @@ async def presign(
         raise ApiError(401, "unauthorized", "Sign in to upload (anonymous uploads are off)")
     body = validate(PresignRequest, body)
     fields = _presign_fields(settings, user, body)
+    diskspace.check_room(settings, fields["bytes"])  # 507 before any record or byte
     await _check_album(user, body.albumId)
     to_bucket = to_storage and rt.storage.direct_uploads
     upload = await _create_records(settings, user, fields, body.albumId, to_bucket)

@@ -1,0 +1,98 @@
+"""The HTTP/1.1 protocol ``serve`` runs: Sanic's, with the timeouts a slow client needs.
+
+Sanic measures every timeout from the last byte received (or sent), so by itself:
+
+- a client that trickles its request head a byte at a time is never cut off;
+- a streamed body (uploads: the handler runs while the body arrives, Sanic's "handler"
+  stage) is cut only by the *response* timeout, whatever ``REQUEST_TIMEOUT`` says;
+- a connection that never sends a byte is kept for the keep-alive timeout (120 s).
+
+Here, with ``server.request_timeout`` (silence) and ``server.header_timeout`` (total):
+
+- the request head must be complete within ``header_timeout`` of its first byte, and
+  a new connection must send its first byte within ``header_timeout``;
+- a request body (streamed or not) may fall silent for at most ``request_timeout``;
+
+each answered 408 ``request_timeout`` (the error handler renders it), as Sanic answers
+a head that falls silent. The response timeout (503 ``response_timeout``) is Sanic's.
+"""
+
+from __future__ import annotations
+
+from time import monotonic as current_time
+
+from sanic.exceptions import RequestTimeout
+from sanic.http import Stage
+from sanic.log import error_logger
+from sanic.server.protocols.http_protocol import HttpProtocol
+
+
+class TimeoutProtocol(HttpProtocol):
+    """:class:`HttpProtocol` with a total head deadline and a body silence limit."""
+
+    __slots__ = ("header_timeout", "_head_t0", "_any_bytes")
+
+    def _setup(self) -> None:
+        super()._setup()
+        self.header_timeout = float(
+            self.app.config.get("HEADER_TIMEOUT", None) or self.request_timeout
+        )
+        self._head_t0: float | None = None  # first byte of the current request head
+        self._any_bytes = False
+
+    def data_received(self, data: bytes) -> None:
+        http = getattr(self, "_http", None)
+        if data and (http is None or http.stage is Stage.IDLE):
+            self._head_t0 = current_time()
+        if data:
+            self._any_bytes = True
+        super().data_received(data)
+
+    def check_timeouts(self) -> None:
+        try:
+            if not self._task:
+                return
+            http = self._http
+            now = current_time()
+            stage = http.stage
+            silent = now - self._time
+            if stage is Stage.REQUEST:
+                if self._head_t0 is None:  # a pipelined head: count from now
+                    self._head_t0 = now
+                if now - self._head_t0 > self.header_timeout:
+                    return self._cut(RequestTimeout("Request Timeout"))
+            elif stage is Stage.IDLE and not self._any_bytes and silent > self.header_timeout:
+                return self._cut(None)  # connected, never said anything
+            elif stage is not Stage.IDLE:
+                self._head_t0 = None
+            if (
+                stage is Stage.HANDLER
+                and http.request_body
+                and not http.upgrade_websocket
+                and silent > self.request_timeout
+            ):
+                # Sanic would read the rest of the body before closing (it never comes):
+                # drop it, so that the connection closes right after the 408.
+                http.request_body = None
+                http.keep_alive = False
+                return self._cut(RequestTimeout("Request Timeout"))
+        except Exception:
+            error_logger.exception("protocol.check_timeouts")
+        # Sanic's own checks (keep-alive, head silence, response timeout) and the next
+        # run; ours need runs at least as often as the shortest of our limits / 2.
+        super().check_timeouts()
+        callback = self._callback_check_timeouts
+        shortest = min(self.header_timeout, self.request_timeout) / 2
+        if callback is not None and not callback.cancelled():
+            due = callback.when() - self.loop.time()
+            if due > shortest:
+                callback.cancel()
+                self._callback_check_timeouts = self.loop.call_later(
+                    max(0.1, shortest), self.check_timeouts
+                )
+
+    def _cut(self, exc: Exception | None) -> None:
+        """End the connection task: with ``exc`` as the answer, or silently."""
+        if exc is not None:
+            self._http.exception = exc
+        self._task.cancel("Cancel connection task with a timeout")
