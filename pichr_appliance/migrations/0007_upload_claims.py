@@ -3,7 +3,7 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0005_user_metadata')]
+    dependencies = [('models', '0006_file_blurhash_animated')]
 
     initial = False
 
