@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -71,6 +72,9 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     venv_bin = Path(sys.executable).parent
     if not (venv_bin / "pichr-appliance").exists():
         pytest.fail(f"no pichr-appliance next to {sys.executable}: run the tests from .venv")
+    if not shutil.which("jq"):
+        pytest.fail("jq not found (the README's REPORT= line uses it): apt-get install jq, "
+                    "or run scripts/test, which installs it", pytrace=False)  # fmt: skip
     home = tmp_path / "home"
     folder = home / "pichr"
     folder.mkdir(parents=True)
