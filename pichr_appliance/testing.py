@@ -213,6 +213,21 @@ class ApiClient:
         return self._client._loop.run_until_complete(coro)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _pichr_test_database_reachable() -> None:
+    # PICHR_TEST_DATABASE=postgres without a reachable server would fail every test with
+    # a "connection refused" trace: stop the run at once with one line naming the fix.
+    try:
+        provider = throwaway_database_provider()
+    except ImportError as exc:
+        kind = os.environ.get("PICHR_TEST_DATABASE", "")
+        pytest.exit(f"PICHR_TEST_DATABASE={kind}: cannot import its provider ({exc})")
+    check = getattr(provider, "unreachable_reason", None)
+    problem = check() if check else None
+    if problem:
+        pytest.exit(problem)
+
+
 @pytest.fixture(autouse=True)
 def _pichr_sanic_registry() -> Iterator[None]:
     # A stale registry makes a later test client spin forever at 100% CPU in Sanic's

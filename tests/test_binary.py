@@ -22,10 +22,14 @@ import pytest
 from pichr_appliance import __version__
 from pichr_appliance.testing import free_port, sample_image_bytes
 
-pytestmark = pytest.mark.slow
-
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_TIMEOUT = 1200
+
+# pytest-timeout's limit covers a test's setup too, and the session fixture below builds
+# the binary in the setup of whichever test here asks for it first (minutes on a loaded
+# machine): the project-wide 120 s must not apply to any test of this module. Every test
+# here gets the build's own budget on top of its own.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(BUILD_TIMEOUT + 300)]
 
 PLUGIN = '''
 """A single-file plugin, as an operator drops it next to a binary install."""
@@ -133,9 +137,14 @@ def heic_bytes() -> bytes:
     return buf.getvalue()
 
 
-# The project-wide 120 s timeout also covers the session fixture that builds the binary
-# (minutes on a loaded machine): this test gets the build's own budget on top of its own.
-@pytest.mark.timeout(BUILD_TIMEOUT + 300)
+def test_every_test_here_has_the_build_budget(request):
+    """The module's marker reaches every test of it (a test-level marker would win)."""
+    here = [item for item in request.session.items if item.path == Path(__file__)]
+    assert here, "this module's tests were not collected"
+    for item in here:
+        assert item.get_closest_marker("timeout").args[0] >= BUILD_TIMEOUT + 300, item.name
+
+
 def test_binary_smoke(binary, tmp_path):
     plugins = tmp_path / "plugins"
     plugins.mkdir()

