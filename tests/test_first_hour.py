@@ -49,7 +49,11 @@ def test_user_create_without_a_terminal_generates_and_prints_the_password(tmp_pa
     assert made.returncode == 0, made.stderr
     password = json.loads(made.stdout)["generatedPassword"]
     assert len(password) >= 20
-    server = LiveServer(tmp_path / "pichr-data").start()
+    # The CLI above used the data directory's SQLite file: the server must too, whatever
+    # database the suite runs on (PICHR_TEST_DATABASE=postgres).
+    data = tmp_path / "pichr-data"
+    server = LiveServer(data, env={"PICHR_DATABASE__URL": f"sqlite://{data}/pichr.sqlite3"})
+    server.start()
     try:
         login = httpx.post(f"{server.url}/api/v1/auth/login",
                            json={"email": "ann", "password": password})  # fmt: skip
@@ -76,7 +80,9 @@ def test_sharex_refuses_without_an_address_then_uses_the_running_server(tmp_path
     refused = cli("integrations", "sharex", "--user", "dan", cwd=tmp_path)
     assert refused.returncode != 0
     assert "server.public_url" in refused.stderr and "serve" in refused.stderr
-    server = LiveServer(tmp_path / "pichr-data").start()
+    data = tmp_path / "pichr-data"  # SQLite, as the CLI commands use (see above)
+    server = LiveServer(data, env={"PICHR_DATABASE__URL": f"sqlite://{data}/pichr.sqlite3"})
+    server.start()
     try:
         made = cli("integrations", "sharex", "--user", "dan", cwd=tmp_path)
         assert made.returncode == 0, made.stderr
