@@ -7,17 +7,19 @@ Plugin commands use it too (``pichr_appliance.cli`` re-exports the helpers).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import getpass
 import json
 from collections.abc import Callable, Coroutine, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..config import ConfigError, Settings, load_settings
-from ..errors import ApiError
+# The settings (pydantic) and the errors (Sanic) are imported where they are used, not
+# here: this module is imported by every command line, `--version` and `--help` too,
+# which need neither (see the lazy command table in ``pichr_appliance.cli``).
+if TYPE_CHECKING:
+    from ..config import Settings
 
 
 class State:
@@ -46,6 +48,9 @@ class State:
         return other
 
     def settings(self) -> Settings:
+        """The settings these options name (loaded once)."""
+        from ..config import load_settings
+
         if self._settings is None:
             self._settings = load_settings(
                 config_file=self.config, data_dir=self.data_dir, overrides=self.overrides
@@ -98,6 +103,8 @@ def common_options(fn: Callable) -> Callable:
 @contextlib.contextmanager
 def config_errors() -> Iterator[None]:
     """A configuration error becomes a one-line CLI error."""
+    from ..config import ConfigError
+
     try:
         yield
     except ConfigError as exc:
@@ -170,6 +177,9 @@ def run_with_db(
     """Run ``fn(runtime)`` with the database migrated and open and storage started;
     service errors become one-line CLI errors. Without ``create``, the data directory
     must exist already (:func:`require_data_dir`)."""
+    import asyncio
+
+    from ..errors import ApiError
     from ..runtime import open_runtime
 
     if not create:

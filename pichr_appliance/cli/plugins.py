@@ -48,6 +48,10 @@ class PluginCommandsGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.plugin_commands(ctx)})
 
+    def builtin_names(self) -> set[str]:
+        """The names plugin commands may not take: the built-in commands'."""
+        return set(self.commands)
+
     def plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
         """The plugins' commands under the settings of this command line (once each)."""
         args = ctx.meta.get(_ARGS, ())
@@ -67,7 +71,7 @@ class PluginCommandsGroup(click.Group):
             log.debug("plugin commands not loaded: %s", exc)
         commands = {}
         for name, command in scratch.commands.items():
-            if name in self.commands:
+            if name in self.builtin_names():
                 log.warning("plugin command %r ignored: a built-in command has that name", name)
             else:
                 commands[name] = command
