@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import shlex
 import sys
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     from sanic import Sanic
     from sanic.worker.loader import AppLoader
 
-    from ..app import LOG_FORMAT, create_app
+    from ..app import LOG_FORMAT
     from ..db import run_migrations
     from ..runtime import check_storage
 
@@ -49,7 +50,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
         # manager: migrations and the storage check reuse it. Each worker process builds
         # its own app, and so its own manager, through the same factory: Sanic spawns
         # workers, so nothing built here reaches them.
-        loader = AppLoader(factory=functools.partial(create_app, settings))
+        loader = AppLoader(factory=functools.partial(_worker_app, settings, os.getpid()))
         app = loader.load()
         pm = app.ctx.runtime.pm
         with _quiet("tortoise"):  # its "shutdown" line read as if the server had stopped
@@ -83,11 +84,33 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     sys.stdout.flush()
     from ..services import running
 
+    # Workers are forked from this process, which has imported the whole application
+    # already, instead of spawned (Sanic's default): a spawned worker starts a new
+    # interpreter and imports everything again, about 1 s of CPU per worker before the
+    # first answer (bench/bench_startup.py). Each worker still builds its own app and
+    # plugin manager through the factory; nothing runs here that a fork would copy
+    # half-way (the event loops above are closed, their database threads stopped).
+    Sanic.start_method = "fork"
     record = running.announce(settings)
     try:
         Sanic.serve(primary=app, app_loader=loader)
     finally:
         running.withdraw(record)
+
+
+def _worker_app(settings: Any, parent: int) -> Any:
+    """The app of one process: the primary here, a worker's own in a forked worker.
+
+    A forked worker inherits the primary app in Sanic's registry of app names, where
+    a second app of the same name is refused: it is forgotten first (the worker builds
+    its own, with its own plugin manager and connections, as a spawned one would)."""
+    from sanic import Sanic
+
+    from ..app import create_app
+
+    if os.getpid() != parent:
+        Sanic.unregister_app(Sanic.get_app("pichr_appliance"))
+    return create_app(settings)
 
 
 @contextlib.contextmanager
