@@ -46,6 +46,34 @@ def free_port() -> int:
 TEST_DATABASE_PROVIDERS = {"postgres": "pichr_postgres.testing"}
 
 
+CHROMIUM = os.environ.get("PICHR_CHROMIUM") or "/usr/bin/chromium"
+
+
+@contextlib.contextmanager
+def headless_chromium(missing: Callable[[str], Any]) -> Iterator[Any]:
+    """Debian's chromium (or ``PICHR_CHROMIUM``), headless, through Playwright for
+    Python (Playwright's own browser download does not work here). ``missing(message)``
+    reports a missing piece (``pytest.fail``, or a skip outside CI) and must raise."""
+    import shutil
+
+    path = os.environ.get("PICHR_CHROMIUM") or shutil.which("chromium") or CHROMIUM
+    if not Path(path).exists():
+        missing(
+            f"no chromium at {path}: install it with `apt-get install chromium` "
+            "or set PICHR_CHROMIUM to a Chromium binary"
+        )
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing("playwright is not installed: pip install -e '.[test]'")
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=path, headless=True)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
 def throwaway_database_provider() -> Any:
     """The module that makes throwaway databases, or None for the default (SQLite)."""
     kind = os.environ.get("PICHR_TEST_DATABASE", "").strip()

@@ -26,12 +26,11 @@ from typing import Any
 
 import pytest
 
-from pichr_appliance.testing import LiveServer, free_port, sample_image_bytes
+from pichr_appliance.testing import LiveServer, free_port, headless_chromium, sample_image_bytes
 
 pytestmark = pytest.mark.slow
 
 JS = Path(__file__).resolve().parent / "js"
-CHROMIUM = os.environ.get("PICHR_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 PASSWORD = "correct horse battery"
 
 
@@ -212,18 +211,8 @@ def test_page() -> Iterator[str]:
 @pytest.fixture
 def browser() -> Iterator[Any]:
     """Headless Debian chromium through Playwright (its own download does not work)."""
-    if not Path(CHROMIUM).exists():
-        unavailable(f"no chromium at {CHROMIUM}: apt-get install chromium, or set PICHR_CHROMIUM")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("playwright is not installed: pip install -e '.[test]'")
-    with sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            yield instance
-        finally:
-            instance.close()
+    with headless_chromium(unavailable) as instance:
+        yield instance
 
 
 @pytest.mark.timeout(600)

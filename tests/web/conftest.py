@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,9 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from pichr_appliance.testing import LiveServer
+from pichr_appliance.testing import LiveServer, headless_chromium
 
-CHROMIUM = os.environ.get("PICHR_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 PASSWORD = "correct horse battery staple"
 PHONE = {"width": 375, "height": 812}
 DESKTOP = {"width": 1280, "height": 900}
@@ -35,19 +33,8 @@ def browser() -> Iterator[Any]:
     """One headless chromium for the browser tests. Package scope: a running sync
     Playwright holds an event loop in this thread, which the asyncio tests that pytest
     runs after tests/web (the plugins') could not start their own beside."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(
-            f"no chromium at {CHROMIUM}: install it with `apt-get install chromium` "
-            "or set PICHR_CHROMIUM to a Chromium binary"
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            yield instance
-        finally:
-            instance.close()
+    with headless_chromium(pytest.fail) as instance:
+        yield instance
 
 
 def serve(

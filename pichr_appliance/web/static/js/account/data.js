@@ -11,49 +11,9 @@ function stamp(date = new Date()) {
   return `${date.getUTCFullYear()}${pad(date.getUTCMonth() + 1)}${pad(date.getUTCDate())}`;
 }
 
-/** ShareX: download a custom uploader file holding a new upload-only API key. */
-export function sharexSection(onKeyMade) {
-  const note = h("p", { class: "hint", role: "status" });
-  const button = h(
-    "button",
-    {
-      type: "button",
-      class: "btn",
-      onclick: async () => {
-        button.disabled = true;
-        note.textContent = "Preparing…";
-        try {
-          const sxcu = await api("/api/v1/integrations/sharex");
-          const host = new URL(config().publicUrl || location.origin).hostname || "pichr";
-          saveBlob(new Blob([JSON.stringify(sxcu, null, 2)], { type: "application/json" }), `pichr-${host}.sxcu`);
-          note.textContent = "Downloaded. Open the file with ShareX to add the uploader.";
-          announce("ShareX configuration downloaded", "success");
-          onKeyMade();
-        } catch (err) {
-          note.textContent = err.message;
-          announce(err.message, "error");
-        } finally {
-          button.disabled = false;
-        }
-      },
-    },
-    "Download ShareX configuration",
-  );
-  return card(
-    "sharex-title",
-    "ShareX",
-    h(
-      "p",
-      {},
-      "A custom uploader for ShareX (.sxcu). Each download makes a new API key named ShareX that can only upload; revoke old ones under API keys.",
-    ),
-    button,
-    note,
-  );
-}
-
-/** The GDPR export: a ZIP of the account's data and original files. */
-export function exportSection(user) {
+/** A button that fetches something through `fetchAndSave` (which saves it and returns
+ * the status line to show), with a busy state and the outcome announced. */
+function downloadButton(label, busyText, fetchAndSave, done) {
   const note = h("p", { class: "hint", role: "status" });
   const button = h(
     "button",
@@ -63,13 +23,11 @@ export function exportSection(user) {
       onclick: async () => {
         button.disabled = true;
         button.setAttribute("aria-busy", "true");
-        note.textContent = "Preparing your export… This can take a while with many images.";
-        announce("Preparing your export");
+        note.textContent = busyText;
+        announce(busyText);
         try {
-          const zip = await api("/api/v1/account/export");
-          saveBlob(zip, `pichr-export-${user.username}-${stamp()}.zip`);
-          note.textContent = `Export ready (${formatBytes(zip.size)}).`;
-          announce("Export downloaded", "success");
+          note.textContent = await fetchAndSave();
+          announce(done, "success");
         } catch (err) {
           note.textContent = err.message;
           announce(err.message, "error");
@@ -79,14 +37,49 @@ export function exportSection(user) {
         }
       },
     },
-    "Download my data (ZIP)",
+    label,
   );
+  return [button, note];
+}
+
+/** ShareX: download a custom uploader file holding a new upload-only API key. */
+export function sharexSection(onKeyMade) {
+  const save = async () => {
+    const sxcu = await api("/api/v1/integrations/sharex");
+    const host = new URL(config().publicUrl || location.origin).hostname || "pichr";
+    saveBlob(new Blob([JSON.stringify(sxcu, null, 2)], { type: "application/json" }), `pichr-${host}.sxcu`);
+    onKeyMade();
+    return "Downloaded. Open the file with ShareX to add the uploader.";
+  };
+  return card(
+    "sharex-title",
+    "ShareX",
+    h(
+      "p",
+      {},
+      "A custom uploader for ShareX (.sxcu). Each download makes a new API key named ShareX that can only upload; revoke old ones under API keys.",
+    ),
+    ...downloadButton("Download ShareX configuration", "Preparing…", save, "ShareX configuration downloaded"),
+  );
+}
+
+/** The GDPR export: a ZIP of the account's data and original files. */
+export function exportSection(user) {
+  const save = async () => {
+    const zip = await api("/api/v1/account/export");
+    saveBlob(zip, `pichr-export-${user.username}-${stamp()}.zip`);
+    return `Export ready (${formatBytes(zip.size)}).`;
+  };
   return card(
     "export-title",
     "Export",
     h("p", {}, "Everything the account holds: your details, images, albums and keys as JSON, and the original files."),
-    button,
-    note,
+    ...downloadButton(
+      "Download my data (ZIP)",
+      "Preparing your export… This can take a while with many images.",
+      save,
+      "Export downloaded",
+    ),
   );
 }
 

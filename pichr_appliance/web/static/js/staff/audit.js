@@ -3,8 +3,8 @@
 
 import { api } from "../api.js";
 import { field } from "../library/dialog.js";
-import { announce, formatDate, h, replace } from "../ui.js";
-import { frame, pageQuery, pager, refuse, setPageQuery } from "./common.js";
+import { formatDate, h, replace } from "../ui.js";
+import { frame, pageQuery, pager, refuse, reloader } from "./common.js";
 
 const LIMIT = 25;
 const FILTERS = [["action", "Action"], ["targetId", "Target id"], ["actorId", "Actor id"]];
@@ -62,16 +62,10 @@ export async function renderAudit(root, user) {
       pager({ offset: state.offset, limit: LIMIT, total: page.total, shown: page.entries.length, label: "Audit log pages", onPage: (offset) => reload({ offset }) }),
     );
   };
-  const reload = async (changes) => {
-    Object.assign(state, changes);
-    setPageQuery(state);
-    try {
-      page = await fetchPage();
-      show();
-    } catch (err) {
-      announce(err.message, "error");
-    }
-  };
+  const reload = reloader(state, fetchPage, (next) => {
+    page = next;
+    show();
+  });
   const inputs = FILTERS.map(([key]) => h("input", { type: "text", name: key, value: state[key], autocomplete: "off" }));
   const form = h(
     "form",

@@ -1,7 +1,7 @@
 // What the staff pages share: the sub-navigation, the refusal shown when the API
 // answers 403 (the server decides who is staff; the page only reflects it), a pager.
 
-import { h, replace, setTitle } from "../ui.js";
+import { announce, h, replace, setTitle } from "../ui.js";
 
 const PAGES = [
   ["/staff", "Queue", false],
@@ -56,4 +56,18 @@ export function setPageQuery(query) {
   for (const [k, v] of Object.entries(query)) if (v !== "" && v !== undefined && v !== null && !(k === "offset" && Number(v) === 0)) params.set(k, v);
   const text = params.toString();
   history.replaceState(null, "", `${location.pathname}${text ? `?${text}` : ""}`);
+}
+
+/** A list page's reload: apply `changes` to `state`, mirror it in the address, fetch
+ * the page and hand it to `onPage`; a failure is announced and the shown page kept. */
+export function reloader(state, fetchPage, onPage) {
+  return async (changes) => {
+    Object.assign(state, changes);
+    setPageQuery(state);
+    try {
+      onPage(await fetchPage());
+    } catch (err) {
+      announce(err.message, "error");
+    }
+  };
 }

@@ -5,7 +5,7 @@
 import { api } from "../api.js";
 import { field, select } from "../library/dialog.js";
 import { announce, config, formatBytes, formatDate, h, replace } from "../ui.js";
-import { frame, pageQuery, pager, refuse, setPageQuery } from "./common.js";
+import { frame, pageQuery, pager, refuse, reloader } from "./common.js";
 
 const LIMIT = 20;
 const ROLES = [["user", "User"], ["moderator", "Moderator"], ["admin", "Admin"]];
@@ -88,16 +88,10 @@ export async function renderUsers(root, user) {
       pager({ offset: state.offset, limit: LIMIT, total: page.total, shown: page.users.length, label: "Account pages", onPage: (offset) => reload({ offset }) }),
     );
   };
-  const reload = async (changes) => {
-    Object.assign(state, changes);
-    setPageQuery(state);
-    try {
-      page = await fetchPage();
-      show();
-    } catch (err) {
-      announce(err.message, "error");
-    }
-  };
+  const reload = reloader(state, fetchPage, (next) => {
+    page = next;
+    show();
+  });
   const q = h("input", { type: "search", name: "q", value: state.q, autocomplete: "off" });
   const form = h("form", { class: "filters card", role: "search", "aria-label": "Find accounts" }, field("Email or username", q), h("button", { type: "submit", class: "btn" }, "Search"));
   form.addEventListener("submit", (event) => {
