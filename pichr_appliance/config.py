@@ -164,6 +164,10 @@ class ImageSettings(_Section):
     # ``overloaded`` with Retry-After rather than a pile-up that ends in timeouts.
     variant_workers: int = Field(2, ge=1)
     variant_queue: int = Field(8, ge=0)
+    # Disk budget of all variants (least recently used evicted, made again on demand),
+    # and how often a worker writes a served variant's last use (and re-checks it).
+    variant_cache_max_bytes: int = Field(1024**3, ge=0)
+    variant_touch_seconds: float = Field(60.0, gt=0)
     count_flush_interval: float = Field(5.0, gt=0)
     share_max_seconds: int = Field(30 * 24 * 3600, ge=60)
     # How long browsers and shared caches may keep public/unlisted bytes before they

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -37,12 +38,12 @@ def start(tmp_path: Path, **env: str) -> LiveServer:
     return LiveServer(data, env={**base, **env}, args=["--workers", "1"]).start(timeout=60)
 
 
-def upload(server: LiveServer) -> str:
+def upload(server: LiveServer, data: bytes | None = None) -> str:
     body = {"email": "s@example.com", "username": "stormer", "password": "a long password"}
     r = httpx.post(server.url + "/api/v1/auth/signup", json=body)
     assert r.status_code == 201, r.text
     auth = {"Authorization": "Bearer " + r.json()["session"]["access_token"]}
-    data = photo()
+    data = data or photo()
     p = httpx.post(
         server.url + "/api/v1/upload/presign",
         headers=auth,
@@ -102,16 +103,23 @@ def test_a_storm_of_distinct_params_makes_a_bounded_number_of_variants(tmp_path)
 
 @pytest.mark.timeout(300)
 def test_concurrent_new_variants_beyond_the_queue_get_503_with_retry_after(tmp_path):
-    server = start(tmp_path, PICHR_IMAGES__VARIANT_WORKERS="1", PICHR_IMAGES__VARIANT_QUEUE="1")
+    # Big variants of a big photo: each takes a while (draft mode cannot shrink the
+    # decode much), so that 16 clients outrun one slot.
+    server = start(
+        tmp_path,
+        PICHR_IMAGES__VARIANT_WORKERS="1",
+        PICHR_IMAGES__VARIANT_QUEUE="1",
+        PICHR_IMAGES__VARIANT_SIZES="[1000, 1500, 2000, 2500, 3000]",
+    )
     try:
-        file_id = upload(server)
+        file_id = upload(server, photo(3000, 2250))
         url = f"{server.url}/i/{file_id}"
 
         def get(query: str) -> httpx.Response:
             return httpx.get(f"{url}?{query}", timeout=120)
 
         with ThreadPoolExecutor(16) as pool:
-            answers = list(pool.map(get, storm_queries(200)))
+            answers = list(pool.map(get, storm_queries(64)))
     finally:
         server.stop()
     statuses = {r.status_code for r in answers}
@@ -140,3 +148,36 @@ def test_a_new_variant_costs_a_call_and_a_cached_one_does_not(tmp_path):
     assert made == [200, 200, 200]
     assert refused.status_code == 429 and refused.headers["Retry-After"].isdigit()
     assert cached == [200, 200, 200] and original == 200
+
+
+@pytest.mark.timeout(300)
+def test_the_disk_budget_evicts_the_least_recently_used_and_it_is_made_again(tmp_path):
+    # A budget of one byte: each new variant evicts every variant not used within the
+    # touch interval (one second here); the sweeper is kept out of the way.
+    server = start(
+        tmp_path,
+        PICHR_IMAGES__VARIANT_CACHE_MAX_BYTES="1",
+        PICHR_IMAGES__VARIANT_TOUCH_SECONDS="1",
+        PICHR_UPLOADS__SWEEP_INTERVAL="3600",
+    )
+    try:
+        file_id = upload(server)
+        url = f"{server.url}/i/{file_id}"
+
+        def names() -> set[str]:
+            return {p.name for p in variant_files(server, file_id)}
+
+        assert httpx.get(f"{url}?w=64&format=webp", timeout=60).status_code == 200
+        assert httpx.get(f"{url}?w=128&format=webp", timeout=60).status_code == 200
+        time.sleep(1.5)
+        assert httpx.get(f"{url}?w=64&format=webp", timeout=60).status_code == 200  # used
+        assert names() == {"64x0-contain.webp", "128x0-contain.webp"}
+        assert httpx.get(f"{url}?w=256&format=webp", timeout=60).status_code == 200
+        after_new = names()
+        again = httpx.get(f"{url}?w=128&format=webp", timeout=60)
+        remade = names()
+    finally:
+        server.stop()
+    assert after_new == {"64x0-contain.webp", "256x0-contain.webp"}
+    assert again.status_code == 200 and again.headers["content-type"] == "image/webp"
+    assert "128x0-contain.webp" in remade

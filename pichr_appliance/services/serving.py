@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .. import imaging
 from ..errors import ApiError, bad_request, not_found
 from ..models import File, User
-from . import access
+from . import access, variant_cache
 from . import files as files_service
 
 if TYPE_CHECKING:
@@ -197,9 +197,12 @@ def canonical(file: File, spec: dict[str, Any], default_formats: list[str]) -> d
     binds for this file (an ``h``-only request becomes the configured width that covers
     it; a width at or beyond the original's is the original size); ``cover`` needs
     both sides and snaps ``h/w`` to ``imaging.COVER_RATIOS``; the format is one of
-    ``images.auto_formats`` or the source's own (JPEG, PNG; WebP for the rest)."""
+    ``images.auto_formats``, the source's own (JPEG, PNG; WebP for the rest) or
+    ``format=auto``'s fallback (JPEG; PNG for PNG and GIF sources)."""
     own = {"image/png": "png", "image/jpeg": "jpeg"}.get(file.mime, "webp")
-    fmt = spec["format"] if spec["format"] in (*default_formats, own) else own
+    # auto_format's fallback: PNG keeps transparency, JPEG for the rest.
+    plain = "png" if file.mime in ("image/png", "image/gif") else "jpeg"
+    fmt = spec["format"] if spec["format"] in (*default_formats, own, plain) else own
     w, h, fit = spec["w"], spec["h"], spec["fit"]
     sizes = spec.get("sizes") or []
     if fit == "cover" and w and h:
@@ -268,8 +271,9 @@ async def variant(
     mime = imaging.VARIANT_FORMATS[fmt][1]
     cache = rt.hotcache
     size = cache.get_variant(key)
-    if size is None:
-        size = await rt.storage.size(key)
+    if size is not None and not variant_cache.due(rt, key):
+        return key, mime, size
+    size = await variant_cache.touch(rt, key, file.id, size)
     if size is not None:
         cache.put_variant(key, size)
         return key, mime, size
@@ -288,6 +292,7 @@ async def variant(
                     yield data
 
                 size = await rt.storage.put(key, one(), content_type=mime)
+                await variant_cache.made(rt, key, file.id, size)
     finally:
         _variant_locks.pop(key, None)
     cache.put_variant(key, size)
