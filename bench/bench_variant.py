@@ -14,8 +14,15 @@
    Chromium ``Accept`` gets on ``/i/{id}`` (full size bounded to 1920 px, AVIF), then
    cached; an animated WebP (48 frames of 480x360) to an animated 256 px WebP variant.
 
+4. ``--storm`` (issue 15): 200 GETs with distinct (w, h, fit, format) on one ~3 MB
+   JPEG and on a PNG, 8 at a time, anonymous, against ``serve --workers 1``: variants
+   made (files on disk) and their MB, status counts, the worker's RSS before, at its
+   peak (sampled every 0.1 s) and 10 s after. Run it on main with
+   ``PYTHONPATH=/work/main`` to measure the code before the change.
+
 Target: first thumbnail < 150 ms.
 Usage: .venv/bin/python bench/bench_variant.py [--runs 5] [--requests 20] [--skip-photo]
+       .venv/bin/python bench/bench_variant.py --storm
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ import httpx
 from PIL import Image, ImageChops
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import live_server, signup, upload_bytes  # noqa: E402
+from _common import live_server, process_tree, rss_bytes, signup, upload_bytes  # noqa: E402
 
 from pichr_appliance.imaging import AnimationBudget, make_variant  # noqa: E402
 
@@ -188,12 +195,76 @@ def new_formats(heic: bytes, anim: bytes, runs: int, requests: int, root: Path) 
                 print(f"  GET {label:<30} cached: {fmt_series(times)}")
 
 
+def storm_queries(n: int) -> list[str]:
+    """``n`` distinct (w, h, fit, format) combinations, as the issue's client sent."""
+    import itertools
+
+    combos = itertools.product(range(40, 2000, 37), range(40, 2000, 53),
+                               ("cover", "contain"), ("webp", "avif", "jpeg", "png"))  # fmt: skip
+    out = [f"w={w}&h={h}&fit={f}&format={x}" for w, h, f, x in combos]
+    step = max(1, len(out) // n)
+    return out[::step][:n]
+
+
+def storm(root: Path, sources: dict[str, tuple[bytes, str]], n: int = 200) -> None:
+    """The variant storm of issue 15 on each source; prints one line per source."""
+    import threading
+    from collections import Counter
+    from concurrent.futures import ThreadPoolExecutor
+
+    with live_server(root / "storm", args=["--workers", "1"]) as server:
+        headers = signup(server.url)
+        worker = max(process_tree(server.proc.pid)[1:] or [server.proc.pid], key=rss_bytes)
+        for name, (data, filename) in sources.items():
+            r = httpx.post(f"{server.url}/api/v1/upload?filename={filename}", content=data,
+                           headers=headers, timeout=300)  # fmt: skip
+            r.raise_for_status()
+            file_id = r.json()["id"]
+            before, peak, done = rss_bytes(worker), [0], threading.Event()
+
+            def sample(done=done, peak=peak) -> None:
+                while not done.wait(0.1):
+                    peak[0] = max(peak[0], rss_bytes(worker))
+
+            sampler = threading.Thread(target=sample)
+            sampler.start()
+            start = time.perf_counter()
+
+            def get(query: str, file_id=file_id) -> int:
+                try:
+                    return httpx.get(f"{server.url}/i/{file_id}?{query}", timeout=300).status_code
+                except httpx.HTTPError:
+                    return 0  # a hang or a dropped connection
+
+            with ThreadPoolExecutor(8) as pool:
+                statuses = Counter(pool.map(get, storm_queries(n)))
+            took = time.perf_counter() - start
+            time.sleep(10)
+            done.set()
+            sampler.join()
+            files = list((root / "storm").rglob(f"variants/{file_id}/*"))
+            mb = sum(f.stat().st_size for f in files) / 1e6
+            print(f"  {name:<5} {len(data) / 1e6:4.1f} MB: {len(files)} variants, {mb:.1f} MB; "
+                  f"{dict(sorted(statuses.items()))} in {took:.0f} s; worker RSS "
+                  f"{before / 1e6:.0f} MB before, {peak[0] / 1e6:.0f} MB peak, "
+                  f"{rss_bytes(worker) / 1e6:.0f} MB 10 s after")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--skip-photo", action="store_true", help="only HEIC, animated WebP")
+    parser.add_argument("--storm", action="store_true", help="only the variant storm")
     args = parser.parse_args()
+    if args.storm:
+        img = photo_like((2800, 2100))
+        png = io.BytesIO()
+        img.resize((1400, 1050)).save(png, "PNG")
+        with tempfile.TemporaryDirectory(prefix="pichr-bench-storm-") as tmp:
+            storm(Path(tmp), {"jpeg": (jpeg_bytes(img, 95), "storm.jpg"),
+                              "png": (png.getvalue(), "storm.png")})  # fmt: skip
+        return
     runs, requests = max(1, min(args.runs, 50)), max(1, min(args.requests, 200))
     img = photo_like(SIZE)
     data = jpeg_bytes(img)

@@ -159,6 +159,15 @@ class ImageSettings(_Section):
     # (it is built in memory: 4 bytes a pixel); beyond, the variant is the first frame.
     animation_max_frames: int = Field(300, ge=1)
     animation_max_pixels: int = Field(32_000_000, ge=1)
+    # Variants being made at once per worker (each holds a decoded image: bounded
+    # memory), and requests for new variants that may wait for a slot; beyond, 503
+    # ``overloaded`` with Retry-After rather than a pile-up that ends in timeouts.
+    variant_workers: int = Field(2, ge=1)
+    variant_queue: int = Field(8, ge=0)
+    # Disk budget of all variants (least recently used evicted, made again on demand),
+    # and how often a worker writes a served variant's last use (and re-checks it).
+    variant_cache_max_bytes: int = Field(1024**3, ge=0)
+    variant_touch_seconds: float = Field(60.0, gt=0)
     count_flush_interval: float = Field(5.0, gt=0)
     share_max_seconds: int = Field(30 * 24 * 3600, ge=60)
     # How long browsers and shared caches may keep public/unlisted bytes before they

@@ -265,6 +265,36 @@ VARIANT_FORMATS = {
 }
 
 
+# Height/width ratios a ``fit=cover`` variant may have (square, 16:9 landscape, 9:16
+# portrait): any other ratio is snapped to the nearest, so that h cannot multiply the
+# variants of a file (issue 15's variant storm).
+COVER_RATIOS = (1.0, 9 / 16, 16 / 9)
+
+
+def nearest_ratio(ratio: float) -> float:
+    """The allowed cover ratio nearest to ``ratio`` (compared on a log scale)."""
+    import math
+
+    return min(COVER_RATIOS, key=lambda r: abs(math.log(r / ratio)))
+
+
+def release_memory() -> None:
+    """Return freed heap to the system (glibc ``malloc_trim``; nothing elsewhere)."""
+    global _trim
+    if _trim is None:
+        try:
+            import ctypes
+
+            _trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _trim = False
+    if _trim:
+        _trim(0)
+
+
+_trim = None  # libc's malloc_trim once looked up; False where there is none
+
+
 def clamp_size(requested: int, allowed: list[int]) -> int:
     """The smallest allowed size at least as big as ``requested`` (else the largest)."""
     for size in sorted(allowed):

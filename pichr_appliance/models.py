@@ -256,3 +256,17 @@ class Lease(Model):
 
     class Meta:
         table = "leases"
+
+
+class Variant(Model):
+    # A made variant (services/variant_cache.py): its size and when it was last served
+    # (updated at most every ``images.variant_touch_seconds``), for the disk budget's
+    # least-recently-used eviction. No foreign key: variants go with their file's prefix.
+
+    key = fields.CharField(max_length=255, primary_key=True)
+    file_id = fields.CharField(max_length=40, db_index=True)
+    bytes = fields.BigIntField()
+    last_used = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "variants"

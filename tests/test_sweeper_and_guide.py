@@ -41,6 +41,7 @@ def test_sweeper_removes_expired_and_stale(pichr_client, pichr_user):
         "purgedRemoved": 0,
         "bucketUploads": 0,
         "strandedUploads": 0,
+        "evictedVariants": 0,
     }
     assert pichr_client.run(File.filter(id__in=[p["fileId"], stale["fileId"]]).count()) == 0
     assert pichr_client.get(f"/i/{p['fileId']}").status == 404

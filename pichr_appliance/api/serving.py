@@ -43,6 +43,14 @@ async def _viewer(request: Request) -> User | None:
     return access.reader(actor)  # a key without `read` is anonymous here
 
 
+async def _charge(request: Request) -> None:
+    """Making a new variant costs one API call of the caller's plan (429 over it):
+    variants are the costly part of ``/i/``; cached ones cost nothing."""
+    limiter = request.app.ctx.rate_limiter
+    if limiter.enabled and not limiter.exempt(request):
+        await limiter.api_call(request, await _viewer(request))
+
+
 async def _load(request: Request, file_id: str) -> tuple[serving.Meta, bool]:
     """The file's metadata for this request's viewer and whether it may be cached
     publicly; 404/410/403 per the access rules (``services/serving.py``)."""
@@ -142,7 +150,9 @@ IMAGE_PARAMETERS = [
     responses={200: None, 206: None, 302: None, 304: None}, counted=False,
     extra={"parameters": IMAGE_PARAMETERS, "responses": "image"},
     description="Public and unlisted files for anyone; private ones for the owner, "
-    "staff or a signed share URL (404 otherwise). Not counted by rate limits. `Accept` "
+    "staff or a signed share URL (404 otherwise). Only making a new variant counts "
+    "against the rate limit (cached variants and originals do not); 503 `overloaded` "
+    "when too many are being made. `Accept` "
     "picks the rendition of HEIC/TIFF originals (a displayable variant unless it names the "
     "stored type) and the type of `format=auto`; such answers carry `Vary: Accept`.",
 )  # fmt: skip
@@ -156,7 +166,7 @@ async def serve_image(request: Request, name: str) -> HTTPResponse:
     download = request.args.get("download") in ("1", "true")
     params, vary = _representation(request, rt, file, download)
     if params:
-        key, mime, size = await serving.variant(rt, file, params)
+        key, mime, size = await serving.variant(rt, file, params, lambda: _charge(request))
         etag = f'"{file.sha256}-{key.rsplit("/", 1)[1]}"'
     else:
         key, mime, size, etag = file.storage_key, file.mime, file.bytes, f'"{file.sha256}"'

@@ -17,9 +17,9 @@ from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
 
 from .. import imaging
-from ..errors import bad_request, not_found
+from ..errors import ApiError, bad_request, not_found
 from ..models import File, User
-from . import access
+from . import access, variant_cache
 from . import files as files_service
 
 if TYPE_CHECKING:
@@ -188,30 +188,113 @@ def rendition(rt: Runtime, file: File, accept: str | None) -> dict[str, Any] | N
 HEIF = frozenset({"image/heic", "image/heif"})
 
 
-async def variant(rt: Runtime, file: File, spec: dict[str, Any]) -> tuple[str, str, int]:
-    """Storage key, mime and size of the variant, made once (concurrent requests wait)."""
-    fmt = spec["format"] or {"image/png": "png", "image/jpeg": "jpeg"}.get(file.mime, "webp")
+def canonical(file: File, spec: dict[str, Any], default_formats: list[str]) -> dict[str, Any]:
+    """The one variant that stands for every request giving the same picture.
+
+    Every parameter comes from a small set, so a file has at most
+    ``(len(variant_sizes) + 1) + len(variant_sizes) * len(imaging.COVER_RATIOS)`` shapes
+    times three formats (135 with the defaults): ``contain`` keeps only the side that
+    binds for this file (an ``h``-only request becomes the configured width that covers
+    it; a width at or beyond the original's is the original size); ``cover`` needs
+    both sides and snaps ``h/w`` to ``imaging.COVER_RATIOS``; the format is one of
+    ``images.auto_formats``, the source's own (JPEG, PNG; WebP for the rest) or
+    ``format=auto``'s fallback (JPEG; PNG for PNG and GIF sources)."""
+    own = {"image/png": "png", "image/jpeg": "jpeg"}.get(file.mime, "webp")
+    # auto_format's fallback: PNG keeps transparency, JPEG for the rest.
+    plain = "png" if file.mime in ("image/png", "image/gif") else "jpeg"
+    fmt = spec["format"] if spec["format"] in (*default_formats, own, plain) else own
+    w, h, fit = spec["w"], spec["h"], spec["fit"]
+    sizes = spec.get("sizes") or []
+    if fit == "cover" and w and h:
+        return {"w": w, "h": round(w * imaging.nearest_ratio(h / w)), "fit": fit, "format": fmt}
+    width, height = file.width or 0, file.height or 0
+    if width and height and h:
+        if not w or w / width > h / height:  # the height binds: the width that gives it
+            w = imaging.clamp_size(-(-width * h // height), sizes) if sizes else w
+        h = None
+    if w and width and w >= width:
+        w = None  # variants are never upscaled: the original's size
+    return {"w": w, "h": h, "fit": "contain", "format": fmt}
+
+
+class _Slots:
+    """Bounded variant making per worker: ``variant_workers`` at once, ``variant_queue``
+    waiting, 503 ``overloaded`` beyond (each one holds a decoded image in memory)."""
+
+    def __init__(self) -> None:
+        self.sem: asyncio.Semaphore | None = None
+        self.pending = 0  # making or waiting
+
+    async def run(self, rt: Runtime, make: Callable[[], Awaitable[bytes]]) -> bytes:
+        """``make()`` once a slot is free; 503 when too many wait already."""
+        images = rt.settings.images
+        if self.sem is None:
+            self.sem = asyncio.Semaphore(images.variant_workers)
+        if self.pending >= images.variant_workers + images.variant_queue:
+            raise ApiError(
+                503,
+                "overloaded",
+                "Too many new variants are being made; try again shortly",
+                headers={"Retry-After": "2"},
+            )
+        self.pending += 1
+        try:
+            async with self.sem:
+                return await make()
+        finally:
+            self.pending -= 1
+            if self.pending == 0:
+                # Idle again: hand the decode buffers back to the system (glibc keeps
+                # freed arenas otherwise, and a storm's peak RSS stays for good).
+                imaging.release_memory()
+
+
+_slots = _Slots()
+
+
+async def variant(
+    rt: Runtime,
+    file: File,
+    spec: dict[str, Any],
+    charge: Callable[[], Awaitable[None]] | None = None,
+) -> tuple[str, str, int]:
+    """Storage key, mime and size of the variant, made once (concurrent requests wait).
+
+    ``spec`` is canonicalised first (:func:`canonical`); ``charge`` is awaited before
+    a NEW variant is made (the caller's rate limit: it raises 429), never for a cached
+    one. Making waits for a slot (:class:`_Slots`: 503 ``overloaded`` when full)."""
+    images = rt.settings.images
+    spec = canonical(file, {**spec, "sizes": images.variant_sizes}, list(images.auto_formats))
+    fmt = spec["format"]
     name = f"{spec['w'] or 0}x{spec['h'] or 0}-{spec['fit']}.{fmt}"
     key = files_service.variant_prefix(file.id) + name
     mime = imaging.VARIANT_FORMATS[fmt][1]
     cache = rt.hotcache
     size = cache.get_variant(key)
-    if size is None:
-        size = await rt.storage.size(key)
+    if size is not None and not variant_cache.due(rt, key):
+        return key, mime, size
+    size = await variant_cache.touch(rt, key, file.id, size)
     if size is not None:
         cache.put_variant(key, size)
         return key, mime, size
     lock = _variant_locks.setdefault(key, asyncio.Lock())
-    async with lock:
-        size = await rt.storage.size(key)  # made by the request we waited for?
-        if size is None:
-            data = await _make_variant(rt, file, spec, fmt, tag=str(id(lock)))
+    try:
+        async with lock:
+            size = await rt.storage.size(key)  # made by the request we waited for?
+            if size is None:
+                if charge is not None:
+                    await charge()
+                data = await _slots.run(
+                    rt, lambda: _make_variant(rt, file, spec, fmt, tag=str(id(lock)))
+                )
 
-            async def one():
-                yield data
+                async def one():
+                    yield data
 
-            size = await rt.storage.put(key, one(), content_type=mime)
-    _variant_locks.pop(key, None)
+                size = await rt.storage.put(key, one(), content_type=mime)
+                await variant_cache.made(rt, key, file.id, size)
+    finally:
+        _variant_locks.pop(key, None)
     cache.put_variant(key, size)
     return key, mime, size
 

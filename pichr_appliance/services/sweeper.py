@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ApiError
 from ..models import File, Upload, UploadPart
 from ..timeutil import utcnow
-from . import claims, ingest, leases, moderation, uploads
+from . import claims, ingest, leases, moderation, uploads, variant_cache
 from . import files as files_service
 
 if TYPE_CHECKING:
@@ -38,6 +38,7 @@ async def sweep(rt: Runtime) -> dict[str, int]:
         "purgedRemoved": 0,
         "bucketUploads": 0,
         "strandedUploads": 0,
+        "evictedVariants": 0,
     }
     for file in await File.filter(expires_at__lte=now).exclude(status="pending"):
         await files_service.delete_file(rt, file)
@@ -68,6 +69,7 @@ async def sweep(rt: Runtime) -> dict[str, int]:
     # Removed content keeps its bytes for moderation.removed_retention_days (appeals).
     done["purgedRemoved"] = await moderation.purge_removed(rt)
     done["tempFiles"] = await sweep_temp(rt)
+    done["evictedVariants"] = await variant_cache.sweep(rt)
     if any(done.values()):
         log.info("sweeper: %s", done)
     return done
