@@ -17,8 +17,8 @@ from PIL import Image
 from pichr_appliance.testing import LiveServer
 
 SIZES = "[64, 128, 256]"
-# (sizes + 1) contain shapes + sizes * 3 cover ratios, times 3 formats (docs/formats.md).
-MAX_VARIANTS = (3 + 1 + 3 * 3) * 3
+# (sizes + 1) contain shapes + sizes * 3 cover ratios, times 4 formats (docs/formats.md).
+MAX_VARIANTS = (3 + 1 + 3 * 3) * 4
 
 
 def photo(width: int = 1200, height: int = 900) -> bytes:

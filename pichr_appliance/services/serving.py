@@ -188,21 +188,19 @@ def rendition(rt: Runtime, file: File, accept: str | None) -> dict[str, Any] | N
 HEIF = frozenset({"image/heic", "image/heif"})
 
 
-def canonical(file: File, spec: dict[str, Any], default_formats: list[str]) -> dict[str, Any]:
+def canonical(file: File, spec: dict[str, Any]) -> dict[str, Any]:
     """The one variant that stands for every request giving the same picture.
 
     Every parameter comes from a small set, so a file has at most
     ``(len(variant_sizes) + 1) + len(variant_sizes) * len(imaging.COVER_RATIOS)`` shapes
-    times three formats (135 with the defaults): ``contain`` keeps only the side that
+    times the four variant formats (180 with the defaults): ``contain`` keeps only the side that
     binds for this file (an ``h``-only request becomes the configured width that covers
     it; a width at or beyond the original's is the original size); ``cover`` needs
-    both sides and snaps ``h/w`` to ``imaging.COVER_RATIOS``; the format is one of
-    ``images.auto_formats``, the source's own (JPEG, PNG; WebP for the rest) or
-    ``format=auto``'s fallback (JPEG; PNG for PNG and GIF sources)."""
+    both sides and snaps ``h/w`` to ``imaging.COVER_RATIOS``; the format is the one
+    asked for (``format=webp|jpeg|png|avif``, the API's contract), else the source's
+    own (JPEG, PNG; WebP for the rest)."""
     own = {"image/png": "png", "image/jpeg": "jpeg"}.get(file.mime, "webp")
-    # auto_format's fallback: PNG keeps transparency, JPEG for the rest.
-    plain = "png" if file.mime in ("image/png", "image/gif") else "jpeg"
-    fmt = spec["format"] if spec["format"] in (*default_formats, own, plain) else own
+    fmt = spec["format"] if spec["format"] in imaging.VARIANT_FORMATS else own
     w, h, fit = spec["w"], spec["h"], spec["fit"]
     sizes = spec.get("sizes") or []
     if fit == "cover" and w and h:
@@ -264,7 +262,7 @@ async def variant(
     a NEW variant is made (the caller's rate limit: it raises 429), never for a cached
     one. Making waits for a slot (:class:`_Slots`: 503 ``overloaded`` when full)."""
     images = rt.settings.images
-    spec = canonical(file, {**spec, "sizes": images.variant_sizes}, list(images.auto_formats))
+    spec = canonical(file, {**spec, "sizes": images.variant_sizes})
     fmt = spec["format"]
     name = f"{spec['w'] or 0}x{spec['h'] or 0}-{spec['fit']}.{fmt}"
     key = files_service.variant_prefix(file.id) + name
