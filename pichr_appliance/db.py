@@ -56,14 +56,63 @@ def _forget_cached_sql() -> None:
     EXECUTOR_CACHE.clear()
 
 
+READ = "read"  # the SQLite read connection's name (see :func:`with_read_connection`)
+
+
+class ReadConnectionRouter:
+    """Tortoise router: reads on the ``read`` connection, except inside a transaction.
+
+    A SQLite connection runs one statement at a time on its own thread; with one
+    connection per process, a read waited behind every write, and a write waiting
+    for the file's lock (another worker, a CLI command, a backup) stalled every read
+    of the worker for up to the busy timeout. WAL lets readers and the writer work
+    at once when they use different connections, so reads get their own. A read
+    inside a transaction stays on that transaction (it must see its own writes)."""
+
+    def db_for_read(self, model: Any) -> str | None:
+        """``read``, unless the current task is inside a transaction on ``default``."""
+        from tortoise import connections
+        from tortoise.backends.base.client import TransactionalDBClient
+
+        if isinstance(connections.get("default"), TransactionalDBClient):
+            return None
+        return READ
+
+    def db_for_write(self, model: Any) -> str | None:
+        """The model's own connection (``default``)."""
+        return None
+
+
+def with_read_connection(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` plus a read connection and its router, when ``default`` is a SQLite
+    file; other databases (PostgreSQL's pool) are left as they are. Only for serving
+    and commands: migrations run on ``default`` alone."""
+    default = config["connections"]["default"]
+    if not isinstance(default, dict) or default.get("engine") != "tortoise.backends.sqlite":
+        return config
+    credentials = dict(default.get("credentials") or {})
+    if credentials.get("file_path", ":memory:") == ":memory:":
+        return config  # a second connection would be another, empty, database
+    # query_only: a bug that routed a write here fails loudly instead of racing the
+    # writer connection for the lock.
+    credentials["query_only"] = "ON"
+    read = {**default, "credentials": credentials}
+    return {
+        **config,
+        "connections": {**config["connections"], READ: read},
+        "routers": [ReadConnectionRouter],
+    }
+
+
 async def init_db(settings: Settings, pm: Any = None) -> None:
-    """Open the ORM for this process.
+    """Open the ORM for this process (on SQLite with a read connection of its own).
 
     Tortoise 1.x keeps its state per task (a ContextVar); a Sanic listener runs in
     another task than the handlers, which see the ORM only through the global fallback.
     """
     _forget_cached_sql()
-    await Tortoise.init(config=tortoise_config(settings, pm), _enable_global_fallback=True)
+    config = with_read_connection(tortoise_config(settings, pm))
+    await Tortoise.init(config=config, _enable_global_fallback=True)
 
 
 async def close_db() -> None:

@@ -178,6 +178,11 @@ def as_api_error(request: Request, exc: Exception) -> ApiError:
         # ENOSPC, or SQLite's "database or disk is full": a condition, not a bug.
         log.warning("disk full in %s %s: %s", request.method, request.path, exc)
         return insufficient("The server ran out of disk space; try again later")
+    if is_database_busy(exc):
+        # Another process held the database's write lock past the busy timeout: the
+        # write was not made (SQLite rolls it back); the client may simply retry.
+        log.warning("database busy in %s %s: %s", request.method, request.path, exc)
+        return database_busy()
     if isinstance(exc, StorageError):
         # The object store is down or refusing us: a temporary condition for the client.
         log.warning("storage error in %s %s: %s", request.method, request.path, exc)
@@ -188,6 +193,31 @@ def as_api_error(request: Request, exc: Exception) -> ApiError:
             headers={"Retry-After": "5"},
         )
     return _internal(request, exc)
+
+
+_BUSY = ("database is locked", "database is busy", "database table is locked")
+
+
+def is_database_busy(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what caused it) is SQLite giving up on a lock that another
+    connection held for longer than the busy timeout."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if any(text in str(exc) for text in _BUSY):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
+def database_busy() -> ApiError:
+    """503 ``database_busy``: retry in a moment (nothing was written)."""
+    return ApiError(
+        503,
+        "database_busy",
+        "The database is busy; try again in a moment",
+        headers={"Retry-After": "1"},
+    )
 
 
 def _internal(request: Request, exc: Exception) -> ApiError:

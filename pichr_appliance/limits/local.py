@@ -45,7 +45,10 @@ class LocalRateLimitStore(RateLimitStore):
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
             private_file(self.path)  # 0600 under any umask, and so its -wal/-shm
-            db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            # The lock wait is the database's busy timeout: past it the hit fails with
+            # "database is locked", which answers 503 database_busy (pichr_appliance.errors).
+            timeout = self.settings.database.busy_timeout_ms / 1000
+            db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=OFF")
             db.execute(SCHEMA)

@@ -320,7 +320,7 @@ async def update_profile(
         fields.append("password_hash")
     if not fields:
         return user
-    async with in_transaction():
+    async with in_transaction("default"):
         try:
             await user.save(update_fields=[*fields, "updated_at"])
         except IntegrityError:  # lost a race for the name or the address

@@ -98,7 +98,7 @@ async def create(rt: Runtime, user: User, body: AlbumCreateRequest | dict[str, A
     await check_own_files(user, file_ids)
     if cover is not None and cover not in file_ids:
         raise _not_in_album()
-    async with in_transaction():
+    async with in_transaction("default"):
         album = await Album.create(
             id=new_id("alb"),
             owner_id=user.id,
@@ -221,7 +221,7 @@ async def add_files(album: Album, user: User, body: AlbumAddFilesRequest) -> Alb
     access.check_album_available(album)
     file_ids, position = body.fileIds, body.position
     await check_own_files(user, file_ids)
-    async with in_transaction():
+    async with in_transaction("default"):
         entries = await AlbumFile.filter(album_id=album.id).order_by("position", "id")
         order = [e.file_id for e in entries]
         new = [fid for fid in file_ids if fid not in order]
@@ -235,7 +235,7 @@ async def remove_file(album: Album, file_id: str) -> None:
     access.check_album_available(album)
     if not is_id(file_id):
         raise not_found("File")
-    async with in_transaction():
+    async with in_transaction("default"):
         removed = await AlbumFile.filter(album_id=album.id, file_id=file_id).delete()
         if not removed:
             raise not_found("File")
@@ -252,7 +252,7 @@ async def reorder(album: Album, body: AlbumOrderRequest) -> Album:
         raise bad_request(
             "fileIds: every file of the album exactly once", "invalid_order", {"field": "fileIds"}
         )
-    async with in_transaction():
+    async with in_transaction("default"):
         entries = await AlbumFile.filter(album_id=album.id).order_by("position", "id")
         current = {e.file_id for e in entries}
         if set(file_ids) != current:

@@ -8,6 +8,7 @@ from collections import Counter
 
 from tortoise.expressions import F
 
+from ..errors import is_database_busy
 from ..models import File
 
 log = logging.getLogger("pichr_appliance.counters")
@@ -39,8 +40,11 @@ class ViewCounters:
                         view_count=F("view_count") + views[file_id],
                         download_count=F("download_count") + downloads[file_id],
                     )
-                except Exception:
-                    log.exception("could not write counts for %s; keeping them", file_id)
+                except Exception as exc:
+                    if is_database_busy(exc):  # another process holds the lock: next time
+                        log.warning("database busy: counts for %s kept for later", file_id)
+                    else:
+                        log.exception("could not write counts for %s; keeping them", file_id)
                     self.views[file_id] += views[file_id]
                     self.downloads[file_id] += downloads[file_id]
             return len(ids)

@@ -280,7 +280,7 @@ async def process(
     if moderation.auto_age_restricted(rt.settings, score):
         file.age_restricted = True
     file.status = "ready"
-    async with in_transaction():
+    async with in_transaction("default"):
         completed = await Upload.filter(id=upload.id, claimed_by=held.token).update(
             status="completed", completed_at=utcnow(), claimed_by=None, claimed_until=None
         )

@@ -83,7 +83,7 @@ async def create_report(
     hold = reason == "csam" and (
         reporter is not None or rt.settings.moderation.anonymous_csam == "hold"
     )
-    async with in_transaction():
+    async with in_transaction("default"):
         report = await Report.create(
             id=new_id("rpt"),
             reporter=reporter,
@@ -277,7 +277,7 @@ async def resolve(
             "The removed file's bytes were already deleted; it cannot be restored", "purged"
         )
     now = utcnow()
-    async with in_transaction():
+    async with in_transaction("default"):
         # Claimed in one statement: of two concurrent decisions only one goes through.
         claimed = await Report.filter(id=report.id, status="open").update(status="resolving")
         if not claimed:

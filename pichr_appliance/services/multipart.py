@@ -196,5 +196,5 @@ async def abort(rt: Runtime, upload: Upload) -> None:
     if claims.is_held(upload):  # a dead request's expired claim does not block abort
         raise conflict("This upload is being completed", "upload_in_progress")
     await _drop_parts(rt, upload)
-    async with in_transaction():
+    async with in_transaction("default"):
         await File.filter(id=upload.file_id, status="pending").delete()

@@ -57,7 +57,7 @@ async def refresh_session_of_user(
     if not isinstance(refresh_token, str) or not refresh_token or len(refresh_token) > 200:
         raise unauthorized("Invalid refresh token", "invalid_refresh_token")
     digest = sha256_hex(refresh_token)
-    async with in_transaction():
+    async with in_transaction("default"):
         row = await RefreshToken.get_or_none(token_hash=digest).select_related("session")
         if row is None:
             raise unauthorized("Invalid refresh token", "invalid_refresh_token")

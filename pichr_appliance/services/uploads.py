@@ -162,7 +162,7 @@ async def _create_records(
 ) -> Upload:
     """The pending file and its upload record, together or not at all."""
     stale = timedelta(hours=settings.uploads.stale_upload_hours)
-    async with in_transaction():
+    async with in_transaction("default"):
         await File.create(
             id=f["id"],
             owner=user,

@@ -1,0 +1,148 @@
+"""A busy SQLite database through a real server: another process holds the write lock.
+
+Reads go on (the read connection, WAL); writes give up after the busy timeout with 503
+``database_busy`` and ``Retry-After`` (never a 500), the rate-limit file likewise, and
+the same write succeeds once the lock is gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sqlite3
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+from pichr_appliance.testing import LiveServer
+
+BUSY_MS = 3000  # database.busy_timeout_ms in these tests
+
+
+def png(side: int = 64, colour: str = "teal") -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (side, side), colour).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@contextlib.contextmanager
+def write_lock(path: Path) -> Iterator[None]:
+    """Hold the database file's write lock (as a CLI command, a backup or another
+    worker mid-transaction would) until the block ends."""
+    con = sqlite3.connect(path, timeout=10, isolation_level=None)
+    try:
+        con.execute("BEGIN IMMEDIATE")
+        yield
+        con.execute("ROLLBACK")
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[LiveServer]:
+    tmp = tmp_path_factory.mktemp("busy")
+    data = tmp / "data"
+    env = {
+        # SQLite whatever PICHR_TEST_DATABASE says: the lock is SQLite's.
+        "PICHR_DATABASE__URL": "sqlite://" + str(data.resolve() / "pichr.sqlite3"),
+        "PICHR_DATABASE__BUSY_TIMEOUT_MS": str(BUSY_MS),
+    }
+    srv = LiveServer(data, env=env).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def owner(server: LiveServer) -> dict[str, str]:
+    body = {"email": "busy@example.com", "username": "busy", "password": "a long password"}
+    r = httpx.post(server.url + "/api/v1/auth/signup", json=body)
+    assert r.status_code == 201, r.text
+    return {"Authorization": "Bearer " + r.json()["session"]["access_token"]}
+
+
+def upload(server: LiveServer, auth: dict[str, str], data: bytes) -> httpx.Response:
+    """One-request upload of ``data`` (public)."""
+    return httpx.post(
+        server.url + "/api/v1/upload?filename=b.png&visibility=public",
+        headers={**auth, "Content-Type": "image/png"},
+        content=data,
+        timeout=30,
+    )
+
+
+def assert_busy(r: httpx.Response) -> None:
+    assert r.status_code == 503, (r.status_code, r.text)
+    assert r.json()["code"] == "database_busy", r.text
+    assert r.headers["Retry-After"] == "1"
+
+
+def test_reads_go_on_while_a_write_waits_for_the_lock(server, owner):
+    r = upload(server, owner, png(colour="navy"))
+    assert r.status_code in (200, 201), r.text
+    file_id = r.json()["id"]
+    db = server.data_dir / "pichr.sqlite3"
+    with write_lock(db), ThreadPoolExecutor(1) as pool:
+        # A write of this worker now waits for the lock (up to the busy timeout); with
+        # one connection per worker every read queued behind it.
+        waiting = pool.submit(
+            httpx.patch,
+            f"{server.url}/api/v1/files/{file_id}",
+            headers=owner,
+            json={"title": "waits"},
+            timeout=30,
+        )
+        time.sleep(0.3)
+        assert not waiting.done()
+        timeout = BUSY_MS / 1000 / 3  # well under the wait: a queued read misses it
+        meta = httpx.get(f"{server.url}/api/v1/files/{file_id}", headers=owner, timeout=timeout)
+        assert meta.status_code == 200 and meta.json()["id"] == file_id
+        listed = httpx.get(f"{server.url}/api/v1/files", headers=owner, timeout=timeout)
+        assert listed.status_code == 200
+        image = httpx.get(f"{server.url}/i/{file_id}", timeout=timeout)
+        assert image.status_code == 200 and image.content[:4] == b"\x89PNG"
+        assert_busy(waiting.result())
+
+
+def test_writes_answer_503_database_busy_then_succeed_when_retried(server, owner):
+    r = upload(server, owner, png(colour="olive"))
+    assert r.status_code in (200, 201), r.text
+    file_id = r.json()["id"]
+    db = server.data_dir / "pichr.sqlite3"
+    data = png(colour="maroon")
+    with write_lock(db):
+        assert_busy(upload(server, owner, data))
+        patch = httpx.patch(
+            f"{server.url}/api/v1/files/{file_id}",
+            headers=owner,
+            json={"title": "while locked"},
+            timeout=30,
+        )
+        assert_busy(patch)
+    # Nothing of the refused writes is visible, and the same requests now succeed.
+    assert httpx.get(f"{server.url}/api/v1/files/{file_id}", headers=owner).json()["title"] != (
+        "while locked"
+    )
+    again = upload(server, owner, data)
+    assert again.status_code in (200, 201), again.text
+    assert httpx.get(f"{server.url}/i/{again.json()['id']}").content == data
+    patch = httpx.patch(
+        f"{server.url}/api/v1/files/{file_id}", headers=owner, json={"title": "after"}
+    )
+    assert patch.status_code == 200 and patch.json()["title"] == "after"
+    assert "Traceback" not in server.output()
+    assert "internal_error" not in server.output()
+
+
+def test_a_locked_rate_limit_file_answers_503_database_busy(server, owner):
+    with write_lock(server.data_dir / "ratelimit.sqlite3"):
+        # every API call is counted in that file (by account here)
+        assert_busy(httpx.get(f"{server.url}/api/v1/files", headers=owner, timeout=30))
+    assert httpx.get(f"{server.url}/api/v1/files", headers=owner).status_code == 200
+    assert "Traceback" not in server.output()
