@@ -49,6 +49,10 @@ class ServerSettings(_Section):
     header_timeout: int = Field(20, ge=1)
     # A handler silent this long (nothing sent) is answered 503 response_timeout.
     response_timeout: int = Field(60, ge=1)
+    # Open connections per worker: from one address (0: no cap; trusted proxies are
+    # exempt) and in all (0: the descriptor limit less a reserve). Over: 503, closed.
+    max_connections_per_address: int = Field(256, ge=0)
+    max_connections: int = Field(0, ge=0)
     log_level: str = "INFO"
     # Validate every JSON answer against its declared model (tests; costs CPU).
     check_responses: bool = False

@@ -26,11 +26,40 @@ from sanic.http import Stage
 from sanic.log import error_logger
 from sanic.server.protocols.http_protocol import HttpProtocol
 
+from .connlimits import caps_for, refusal
+
+REFUSAL = refusal()
+
 
 class TimeoutProtocol(HttpProtocol):
-    """:class:`HttpProtocol` with a total head deadline and a body silence limit."""
+    """:class:`HttpProtocol` with a total head deadline, a body silence limit and the
+    connection caps of :mod:`pichr_appliance.connlimits`."""
 
-    __slots__ = ("header_timeout", "_head_t0", "_any_bytes")
+    __slots__ = ("header_timeout", "_head_t0", "_any_bytes", "_peer")
+
+    def connection_made(self, transport) -> None:
+        caps = caps_for(self.app)
+        peer = transport.get_extra_info("peername")
+        address = peer[0] if peer else ""
+        if not caps.admit(address):
+            # Over a cap: answered and closed here; Sanic never tracks it. Half-close
+            # after the answer and drop what the client sends for a moment: closing a
+            # socket with unread input resets it, and the client might lose the answer.
+            self._peer = None
+            transport.write(REFUSAL)
+            if transport.can_write_eof():
+                transport.write_eof()
+            self.loop.call_later(1.0, transport.close)
+            return
+        self._peer = address
+        super().connection_made(transport)
+
+    def connection_lost(self, exc) -> None:
+        if self._peer is None:  # refused in connection_made
+            return
+        caps_for(self.app).release(self._peer)
+        self._peer = None
+        super().connection_lost(exc)
 
     def _setup(self) -> None:
         super()._setup()
@@ -41,6 +70,8 @@ class TimeoutProtocol(HttpProtocol):
         self._any_bytes = False
 
     def data_received(self, data: bytes) -> None:
+        if self._peer is None:  # a refused connection: its request is not read
+            return
         http = getattr(self, "_http", None)
         if data and (http is None or http.stage is Stage.IDLE):
             self._head_t0 = current_time()
