@@ -74,6 +74,9 @@ class StorageSettings(BaseModel):
     # Uploads answer 507 once they would leave less free space than this on the data
     # directory's (and local storage's) disk; 0 disables (docs/reliability.md).
     min_free_bytes: int = Field(1024**3, ge=0)
+    # Local storage fsyncs each object and its folder before the database marks it
+    # ready (docs/reliability.md "Commit protocol"); false trades durability for speed.
+    fsync: bool = True
 
 
 MIN_SECRET_BYTES = 32  # HS256 keys: RFC 7518 wants at least the hash size

@@ -16,11 +16,36 @@ import aiofiles.os
 from .base import DEFAULT_CHUNK, ObjectNotFound, StorageBackend, StorageError, check_key
 
 
+def fsync_path(path: Path | str) -> None:
+    """fsync a file or a directory by path (a directory fsync makes its entries durable)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def made_dirs(folder: Path, root: Path) -> None:
+    """``mkdir -p folder``, fsyncing the parent of each folder it creates (up to ``root``)."""
+    missing = []
+    while not folder.is_dir() and folder != root and folder.is_relative_to(root):
+        missing.append(folder)
+        folder = folder.parent
+    for new in reversed(missing):
+        try:
+            new.mkdir()
+        except FileExistsError:
+            continue  # another request made it: that request fsyncs the parent
+        fsync_path(new.parent)
+
+
 class LocalStorage(StorageBackend):
     """Objects are files under ``storage.path`` (default ``<data_dir>/storage``).
 
     Writes go to ``.tmp/`` inside the root and are renamed into place, which is atomic
-    on one filesystem.
+    on one filesystem. With ``storage.fsync`` (the default) every write follows the
+    commit protocol of docs/reliability.md: the temp file is fsynced, renamed, and the
+    directory fsynced, so the object is on disk before the caller marks it ready.
     """
 
     name = "local"
@@ -29,6 +54,8 @@ class LocalStorage(StorageBackend):
         super().__init__(settings)
         self.root = Path(root) if root else settings.storage_path
         self.tmp = self.root / ".tmp"
+        # Off only to measure what durability costs (bench/bench_upload_fsync.py).
+        self.fsync = bool(getattr(settings.storage, "fsync", True))
 
     async def startup(self) -> None:
         try:
@@ -56,6 +83,10 @@ class LocalStorage(StorageBackend):
                 async for chunk in chunks:
                     fh.write(chunk)
                     total += len(chunk)
+                if self.fsync:
+                    fh.flush()
+                    # One thread hop per object (not per chunk): fsync waits for the disk.
+                    await asyncio.to_thread(os.fsync, fh.fileno())
             await self._place(tmp, dest)
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -69,6 +100,8 @@ class LocalStorage(StorageBackend):
         size = os.path.getsize(path)
         if move:
             try:
+                if self.fsync:
+                    await asyncio.to_thread(fsync_path, path)
                 await self._place(Path(path), dest)
                 return size
             except OSError:
@@ -76,6 +109,8 @@ class LocalStorage(StorageBackend):
         tmp = self.temp_path()
         try:
             await asyncio.to_thread(shutil.copyfile, path, tmp)
+            if self.fsync:
+                await asyncio.to_thread(fsync_path, tmp)
             await self._place(tmp, dest)
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -87,8 +122,18 @@ class LocalStorage(StorageBackend):
     async def _place(self, tmp: Path, dest: Path) -> None:
         # Private images too: readable by the service user only, whatever the umask.
         os.chmod(tmp, 0o600)
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        if not self.fsync:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, dest)
+            return
+        await asyncio.to_thread(self._place_durably, tmp, dest)
+
+    def _place_durably(self, tmp: Path, dest: Path) -> None:
+        # The rename is durable only once the directory entry is on disk: fsync the
+        # folder after the rename, and the parent of every folder made for the key.
+        made_dirs(dest.parent, self.root)
         os.replace(tmp, dest)
+        fsync_path(dest.parent)
 
     async def open(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         path = self._path(key)
