@@ -20,7 +20,7 @@ from ..schemas.albums import (
 from ..schemas.common import validate
 from ..schemas.files import FileOut
 from ..security import new_id
-from ..timeutil import iso
+from ..timeutil import iso, utcnow
 from . import access, audit
 from . import files as files_service
 
@@ -201,6 +201,14 @@ async def delete(album: Album, user: User | None = None) -> None:
         await audit.record(operator, "delete_album", "album", album.id, data=data)
 
 
+async def _lock_album(album: Album) -> None:
+    """Write first in a read-then-write transaction. On SQLite a transaction that read
+    before its first write cannot wait for another worker's write lock: it fails at
+    once with "database is locked" (a 500, found by tests/test_crash.py with two
+    workers). A write as its first statement waits for the lock (busy_timeout)."""
+    await Album.filter(id=album.id).update(updated_at=utcnow())
+
+
 async def _write_order(album: Album, entries: list[AlbumFile], order: list[str]) -> None:
     """Give entries the positions of ``order`` (rewriting only those that moved)."""
     current = {e.file_id: e for e in entries}
@@ -222,6 +230,7 @@ async def add_files(album: Album, user: User, body: AlbumAddFilesRequest) -> Alb
     file_ids, position = body.fileIds, body.position
     await check_own_files(user, file_ids)
     async with in_transaction():
+        await _lock_album(album)
         entries = await AlbumFile.filter(album_id=album.id).order_by("position", "id")
         order = [e.file_id for e in entries]
         new = [fid for fid in file_ids if fid not in order]
@@ -253,6 +262,7 @@ async def reorder(album: Album, body: AlbumOrderRequest) -> Album:
             "fileIds: every file of the album exactly once", "invalid_order", {"field": "fileIds"}
         )
     async with in_transaction():
+        await _lock_album(album)
         entries = await AlbumFile.filter(album_id=album.id).order_by("position", "id")
         current = {e.file_id for e in entries}
         if set(file_ids) != current:
