@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from tortoise.exceptions import IntegrityError
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
@@ -79,6 +82,17 @@ async def check_own_files(user: User, file_ids: list[str]) -> None:
         )
 
 
+@contextlib.asynccontextmanager
+async def _files_still_there(user: User, file_ids: list[str]) -> AsyncIterator[None]:
+    """A file deleted between the ownership check and the insert fails the foreign key:
+    the same 400 as for a file that was gone before (it was a 500; found by the soak)."""
+    try:
+        yield
+    except IntegrityError:
+        await check_own_files(user, file_ids)
+        raise
+
+
 def _not_in_album() -> ApiError:
     return bad_request(
         "coverFileId: must be one of the album's files", "invalid_cover", {"field": "coverFileId"}
@@ -98,7 +112,7 @@ async def create(rt: Runtime, user: User, body: AlbumCreateRequest | dict[str, A
     await check_own_files(user, file_ids)
     if cover is not None and cover not in file_ids:
         raise _not_in_album()
-    async with in_transaction():
+    async with _files_still_there(user, file_ids), in_transaction():
         album = await Album.create(
             id=new_id("alb"),
             owner_id=user.id,
@@ -229,7 +243,7 @@ async def add_files(album: Album, user: User, body: AlbumAddFilesRequest) -> Alb
     access.check_album_available(album)
     file_ids, position = body.fileIds, body.position
     await check_own_files(user, file_ids)
-    async with in_transaction():
+    async with _files_still_there(user, file_ids), in_transaction():
         await _lock_album(album)
         entries = await AlbumFile.filter(album_id=album.id).order_by("position", "id")
         order = [e.file_id for e in entries]
