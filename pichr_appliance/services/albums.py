@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from tortoise.exceptions import IntegrityError
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
@@ -20,7 +23,7 @@ from ..schemas.albums import (
 from ..schemas.common import validate
 from ..schemas.files import FileOut
 from ..security import new_id
-from ..timeutil import iso
+from ..timeutil import iso, utcnow
 from . import access, audit
 from . import files as files_service
 
@@ -79,6 +82,17 @@ async def check_own_files(user: User, file_ids: list[str]) -> None:
         )
 
 
+@contextlib.asynccontextmanager
+async def _files_still_there(user: User, file_ids: list[str]) -> AsyncIterator[None]:
+    """A file deleted between the ownership check and the insert fails the foreign key:
+    the same 400 as for a file that was gone before (it was a 500; found by the soak)."""
+    try:
+        yield
+    except IntegrityError:
+        await check_own_files(user, file_ids)
+        raise
+
+
 def _not_in_album() -> ApiError:
     return bad_request(
         "coverFileId: must be one of the album's files", "invalid_cover", {"field": "coverFileId"}
@@ -98,7 +112,7 @@ async def create(rt: Runtime, user: User, body: AlbumCreateRequest | dict[str, A
     await check_own_files(user, file_ids)
     if cover is not None and cover not in file_ids:
         raise _not_in_album()
-    async with in_transaction("default"):
+    async with _files_still_there(user, file_ids), in_transaction("default"):
         album = await Album.create(
             id=new_id("alb"),
             owner_id=user.id,
@@ -201,6 +215,14 @@ async def delete(album: Album, user: User | None = None) -> None:
         await audit.record(operator, "delete_album", "album", album.id, data=data)
 
 
+async def _lock_album(album: Album) -> None:
+    """Write first in a read-then-write transaction. On SQLite a transaction that read
+    before its first write cannot wait for another worker's write lock: it fails at
+    once with "database is locked" (a 500, found by tests/test_crash.py with two
+    workers). A write as its first statement waits for the lock (busy_timeout)."""
+    await Album.filter(id=album.id).update(updated_at=utcnow())
+
+
 async def _write_order(album: Album, entries: list[AlbumFile], order: list[str]) -> None:
     """Give entries the positions of ``order`` (rewriting only those that moved)."""
     current = {e.file_id: e for e in entries}
@@ -221,7 +243,8 @@ async def add_files(album: Album, user: User, body: AlbumAddFilesRequest) -> Alb
     access.check_album_available(album)
     file_ids, position = body.fileIds, body.position
     await check_own_files(user, file_ids)
-    async with in_transaction("default"):
+    async with _files_still_there(user, file_ids), in_transaction("default"):
+        await _lock_album(album)
         entries = await AlbumFile.filter(album_id=album.id).order_by("position", "id")
         order = [e.file_id for e in entries]
         new = [fid for fid in file_ids if fid not in order]
@@ -253,6 +276,7 @@ async def reorder(album: Album, body: AlbumOrderRequest) -> Album:
             "fileIds: every file of the album exactly once", "invalid_order", {"field": "fileIds"}
         )
     async with in_transaction("default"):
+        await _lock_album(album)
         entries = await AlbumFile.filter(album_id=album.id).order_by("position", "id")
         current = {e.file_id for e in entries}
         if set(file_ids) != current:
