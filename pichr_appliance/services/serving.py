@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .. import imaging
 from ..errors import ApiError, bad_request, not_found
 from ..models import File, User
+from ..storage.base import ObjectNotFound
 from . import access, variant_cache
 from . import files as files_service
 
@@ -282,9 +283,16 @@ async def variant(
             if size is None:
                 if charge is not None:
                     await charge()
-                data = await _slots.run(
-                    rt, lambda: _make_variant(rt, file, spec, fmt, tag=str(id(lock)))
-                )
+                try:
+                    data = await _slots.run(
+                        rt, lambda: _make_variant(rt, file, spec, fmt, tag=str(id(lock)))
+                    )
+                except (ObjectNotFound, FileNotFoundError):
+                    # The file was deleted while its variant was being made (found by
+                    # the soak): 404, not 503 storage_unavailable or 500.
+                    if not await File.exists(id=file.id, status="ready"):
+                        raise not_found("File") from None
+                    raise
 
                 async def one():
                     yield data
