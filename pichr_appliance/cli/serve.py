@@ -91,36 +91,11 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     # plugin manager through the factory; nothing runs here that a fork would copy
     # half-way (the event loops above are closed, their database threads stopped).
     Sanic.start_method = "fork"
-    _close_listeners_on_shutdown(app)
     record = running.announce(settings)
     try:
         Sanic.serve(primary=app, app_loader=loader)
     finally:
         running.withdraw(record)
-
-
-def _close_listeners_on_shutdown(app: Any) -> None:
-    """Close the main process's listening sockets as soon as the drain starts.
-
-    Sanic binds the listener in the main process and hands it to the workers; it
-    closes the main process's copy only after every worker has stopped. During the
-    drain (up to server.graceful_timeout) new connections then queued in the backlog
-    and hung. Closed at the first SIGTERM/SIGINT (the workers close their own copy
-    when their server stops), a new connection is refused at once instead."""
-    from sanic.worker.manager import WorkerManager
-
-    original = WorkerManager.shutdown_signal
-
-    def shutdown_signal(manager: Any, signum: int, frame: Any) -> None:
-        for info in app.state.server_info:
-            sock = info.settings.get("sock")
-            if sock is not None and sock.fileno() != -1:
-                # Sanic's own close at the end finds it closed and does nothing.
-                with contextlib.suppress(OSError):
-                    sock.close()
-        original(manager, signum, frame)
-
-    WorkerManager.shutdown_signal = shutdown_signal  # type: ignore[method-assign]
 
 
 def _worker_app(settings: Any, parent: int) -> Any:
