@@ -6,7 +6,8 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from tortoise import Tortoise
+from tortoise import Tortoise, connections
+from tortoise.backends.base.client import TransactionalDBClient
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api import migrate as tortoise_migrate
 
@@ -71,9 +72,6 @@ class ReadConnectionRouter:
 
     def db_for_read(self, model: Any) -> str | None:
         """``read``, unless the current task is inside a transaction on ``default``."""
-        from tortoise import connections
-        from tortoise.backends.base.client import TransactionalDBClient
-
         if isinstance(connections.get("default"), TransactionalDBClient):
             return None
         return READ

@@ -46,9 +46,6 @@ def free_port() -> int:
 TEST_DATABASE_PROVIDERS = {"postgres": "pichr_postgres.testing"}
 
 
-CHROMIUM = os.environ.get("PICHR_CHROMIUM") or "/usr/bin/chromium"
-
-
 @contextlib.contextmanager
 def headless_chromium(missing: Callable[[str], Any]) -> Iterator[Any]:
     """Debian's chromium (or ``PICHR_CHROMIUM``), headless, through Playwright for
@@ -56,7 +53,7 @@ def headless_chromium(missing: Callable[[str], Any]) -> Iterator[Any]:
     reports a missing piece (``pytest.fail``, or a skip outside CI) and must raise."""
     import shutil
 
-    path = os.environ.get("PICHR_CHROMIUM") or shutil.which("chromium") or CHROMIUM
+    path = os.environ.get("PICHR_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(path).exists():
         missing(
             f"no chromium at {path}: install it with `apt-get install chromium` "
