@@ -22,8 +22,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "web"))
 
-from conftest import CHROMIUM, create_user, serve, sign_in  # noqa: E402
+from conftest import create_user, serve, sign_in  # noqa: E402
 from support import album, login_token, make_image, report, upload, wait_ready  # noqa: E402
+
+from pichr_appliance.testing import headless_chromium  # noqa: E402
 
 WIDTHS = {375: 812, 1280: 900}
 UNFINISHED: list[str] = []
@@ -122,20 +124,19 @@ def shoot(browser: Any, server: Any, page: tuple, width: int, out: Path, dark: b
 
 def take_all(server: Any, out: Path, dark: bool, wanted: set[str]) -> None:
     """Demo data into ``server``, then every page (or the ``wanted`` ones) at each width."""
-    from playwright.sync_api import sync_playwright
-
     data = demo_data(server)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            for page in pages(data):
-                if wanted and page[0] not in wanted:
-                    continue
-                for width in WIDTHS:
-                    written = shoot(browser, server, page, width, out, dark)
-                    print(written.relative_to(ROOT) if written.is_relative_to(ROOT) else written)
-        finally:
-            browser.close()
+    with headless_chromium(_missing) as browser:
+        for page in pages(data):
+            if wanted and page[0] not in wanted:
+                continue
+            for width in WIDTHS:
+                written = shoot(browser, server, page, width, out, dark)
+                print(written.relative_to(ROOT) if written.is_relative_to(ROOT) else written)
+
+
+def _missing(message: str) -> None:
+    """What headless_chromium calls when chromium or Playwright is missing."""
+    raise SystemExit(message)
 
 
 def main() -> int:
@@ -145,9 +146,6 @@ def main() -> int:
     parser.add_argument("--dark", action="store_true", help="the dark theme")
     parser.add_argument("--only", default="", help="comma-separated page names")
     args = parser.parse_args()
-    if not Path(CHROMIUM).exists():
-        print(f"no chromium at {CHROMIUM}: apt-get install chromium", file=sys.stderr)
-        return 1
     args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="pichr-screens-") as tmp:
