@@ -49,6 +49,10 @@ class ServerSettings(_Section):
     header_timeout: int = Field(20, ge=1)
     # A handler silent this long (nothing sent) is answered 503 response_timeout.
     response_timeout: int = Field(60, ge=1)
+    # On SIGTERM, requests in flight may finish within this many seconds; then what is
+    # still running is answered 503 shutting_down (docs/reliability.md "Shutdown").
+    # Keep it below the service manager's stop timeout (systemd TimeoutStopSec=30).
+    graceful_timeout: float = Field(15.0, ge=0, le=600)
     # Open connections per worker: from one address (0: no cap; trusted proxies are
     # exempt) and in all (0: the descriptor limit less a reserve). Over: 503, closed.
     max_connections_per_address: int = Field(256, ge=0)

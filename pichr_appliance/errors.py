@@ -150,6 +150,8 @@ def as_api_error(request: Request, exc: Exception) -> ApiError:
         return exc
     if isinstance(exc, SanicException):
         status = getattr(exc, "status_code", 500) or 500
+        if isinstance(exc, ServiceUnavailable) and getattr(exc, "shutting_down", False):
+            return ApiError(503, "shutting_down", str(exc), headers={"Retry-After": "5"})
         if isinstance(exc, ServiceUnavailable):
             # Sanic's response timeout (the handler took longer than allowed): a
             # condition of the moment, not a bug, so not logged as one.

@@ -19,6 +19,7 @@ a head that falls silent. The response timeout (503 ``response_timeout``) is San
 
 from __future__ import annotations
 
+import weakref
 from time import monotonic as current_time
 
 from sanic.exceptions import RequestTimeout
@@ -30,14 +31,23 @@ from .connlimits import caps_for, refusal
 
 REFUSAL = refusal()
 
+# This worker's open connections, for the drain at shutdown (drain.py).
+_LIVE: weakref.WeakSet[TimeoutProtocol] = weakref.WeakSet()
+
+
+def live_connections() -> list[TimeoutProtocol]:
+    """The connections this worker has open (refused ones excluded)."""
+    return [conn for conn in _LIVE if conn.transport is not None]
+
 
 class TimeoutProtocol(HttpProtocol):
     """:class:`HttpProtocol` with a total head deadline, a body silence limit and the
     connection caps of :mod:`pichr_appliance.connlimits`."""
 
-    __slots__ = ("header_timeout", "_head_t0", "_any_bytes", "_peer")
+    __slots__ = ("header_timeout", "_head_t0", "_any_bytes", "_peer", "_linger", "__weakref__")
 
     def connection_made(self, transport) -> None:
+        self._linger = 0  # 1: half-close when closing (drain.py); 2: half-closed
         caps = caps_for(self.app)
         peer = transport.get_extra_info("peername")
         address = peer[0] if peer else ""
@@ -53,13 +63,31 @@ class TimeoutProtocol(HttpProtocol):
             return
         self._peer = address
         super().connection_made(transport)
+        _LIVE.add(self)
 
     def connection_lost(self, exc) -> None:
         if self._peer is None:  # refused in connection_made
             return
         caps_for(self.app).release(self._peer)
         self._peer = None
+        _LIVE.discard(self)
         super().connection_lost(exc)
+
+    def linger_on_close(self) -> None:
+        """Close this connection with a half-close (the answer, then EOF, then what the
+        client still sends dropped for a second) instead of at once: closing a socket
+        with unread input resets it, and the client could lose the answer."""
+        self._linger = 1
+
+    def close(self, timeout: float | None = None) -> None:
+        transport = self.transport
+        lingers = self._linger == 1 and transport is not None and not transport.is_closing()
+        if lingers and transport.can_write_eof():
+            self._linger = 2
+            transport.write_eof()
+            self.loop.call_later(1.0, super().close, timeout)
+            return
+        super().close(timeout)
 
     def _setup(self) -> None:
         super()._setup()
@@ -71,6 +99,8 @@ class TimeoutProtocol(HttpProtocol):
 
     def data_received(self, data: bytes) -> None:
         if self._peer is None:  # a refused connection: its request is not read
+            return
+        if self._linger == 2:  # half-closed after its last answer: input is dropped
             return
         http = getattr(self, "_http", None)
         if data and (http is None or http.stage is Stage.IDLE):

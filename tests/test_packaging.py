@@ -41,6 +41,11 @@ def test_systemd_unit_is_hardened_and_valid(tmp_path):
         assert unit[key] == [value], key
     exec_start = unit["ExecStart"][0].split()
     assert exec_start[0] == "/usr/local/bin/pichr-appliance" and exec_start[1] == "serve"
+    # The drain: SIGTERM to the main process only, and time for graceful_timeout.
+    from pichr_appliance.config import ServerSettings
+
+    assert unit["KillMode"] == ["mixed"]
+    assert int(unit["TimeoutStopSec"][0]) > ServerSettings().graceful_timeout
     sysusers = (PACKAGING / "systemd" / "pichr-appliance.sysusers.conf").read_text()
     assert re.search(r"^u pichr - ", sysusers, re.M)
     analyze = shutil.which("systemd-analyze")

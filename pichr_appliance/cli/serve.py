@@ -91,6 +91,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     # plugin manager through the factory; nothing runs here that a fork would copy
     # half-way (the event loops above are closed, their database threads stopped).
     Sanic.start_method = "fork"
+    from ..drain import keep_stopping_workers
+
+    keep_stopping_workers()
     record = running.announce(settings)
     try:
         Sanic.serve(primary=app, app_loader=loader)
@@ -107,10 +110,14 @@ def _worker_app(settings: Any, parent: int) -> Any:
     from sanic import Sanic
 
     from ..app import create_app
+    from ..drain import install_drain
 
     if os.getpid() != parent:
         Sanic.unregister_app(Sanic.get_app("pichr_appliance"))
-    return create_app(settings)
+    app = create_app(settings)
+    # Last, so that it runs first of the stop listeners (Sanic reverses them).
+    install_drain(app, settings.server.graceful_timeout, settings.server.port)
+    return app
 
 
 @contextlib.contextmanager

@@ -1,0 +1,243 @@
+"""Graceful shutdown of a ``serve`` worker: stop listening, drain, answer what is cut off.
+
+On SIGTERM (or the SIGINT the main process sends its workers), Sanic stops the worker's
+event loop and runs the ``before_server_stop`` listeners *before* it closes the listening
+socket; its own drain then waits ``GRACEFUL_SHUTDOWN_TIMEOUT`` for connections and aborts
+the rest without a word. Measured before this module: a new connection made during a
+drain held open by one slow upload waited in the kernel's backlog (nobody accepts it, but
+the socket still listens in every process that inherited it), and the slow upload got no
+HTTP answer at all. So the drain is done here, as the first stop listener:
+
+1. the listening socket is shut down (``shutdown(SHUT_RD)``), which stops it listening in
+   every process at once (the workers and the main process share one socket): a new
+   connection is refused at once instead of waiting;
+2. idle keep-alive connections are closed, and busy ones will close after their answer;
+3. requests in flight get ``server.graceful_timeout`` seconds to finish;
+4. a request still running then, whose answer has not started, is cancelled (an upload
+   releases its claim, so a retry succeeds) and answered 503 ``shutting_down`` with
+   ``Retry-After`` and ``Connection: close``; an answer already being sent is cut.
+
+Sanic's own drain then finds nothing left to wait for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import stat
+import threading
+import time
+from typing import Any
+
+from sanic import Sanic
+from sanic.exceptions import ServiceUnavailable
+from sanic.http import Stage
+
+from . import protocol
+
+log = logging.getLogger(__name__)
+
+# How long an answered-and-cut connection may linger (its half-close, protocol.py) before
+# the drain stops waiting for it.
+_LINGER_WAIT = 2.0
+
+
+class ShuttingDown(ServiceUnavailable):
+    """The answer to a request the drain cut off: 503 ``shutting_down``."""
+
+    shutting_down = True  # errors.as_api_error's mark (it does not import this module)
+
+    def __init__(self) -> None:
+        super().__init__("The server is restarting; try again in a few seconds")
+
+
+def install_drain(app: Sanic, graceful_timeout: float, port: int) -> None:
+    """Register the drain as ``app``'s first stop listener (Sanic runs shutdown
+    listeners in reverse order of registration, so this must be called after every
+    other ``before_server_stop`` listener is registered)."""
+    # Sanic's own wait after ours: nothing is left by then, but it must not be shorter.
+    app.config.GRACEFUL_SHUTDOWN_TIMEOUT = float(graceful_timeout)
+
+    @app.before_server_stop
+    async def _drain(app: Sanic) -> None:
+        # Sanic runs the stop listeners again if the loop is stopped meanwhile (a signal
+        # in the moment before the drain ignores them): the second run joins the first.
+        task = getattr(app.ctx, "drain_task", None)
+        if task is None:
+            task = app.ctx.drain_task = asyncio.ensure_future(drain(graceful_timeout, port))
+        await asyncio.shield(task)
+
+
+def keep_stopping_workers() -> None:
+    """Make the main process's shutdown reach workers that were still starting.
+
+    Sanic's manager sends each worker one SIGINT. A worker forked a moment before
+    still has the manager's handler (it logs "Received signal SIGINT" and runs on), and
+    one that has not yet set up its own handlers ignores it: measured, such a worker
+    then served on and the main process waited for it for ever (1 in ~20 SIGTERMs in
+    the first 2 s). So here the manager's handler does nothing in a child, and the main
+    process repeats the SIGINT every half second to workers still alive, until they
+    have all exited. A draining worker ignores the repeats (it is already stopping)."""
+    from sanic.worker.manager import WorkerManager
+
+    if getattr(WorkerManager.shutdown_signal, "_pichr", False):
+        return
+    original = WorkerManager.shutdown_signal
+    main = os.getpid()
+
+    def shutdown_signal(manager: Any, signum: int, frame: Any) -> None:
+        if os.getpid() != main:  # a just-forked worker: the main process resends
+            return
+        first = not manager._shutting_down
+        original(manager, signum, frame)
+        if first:
+            threading.Thread(target=_resend, args=(manager,), daemon=True).start()
+
+    shutdown_signal._pichr = True  # type: ignore[attr-defined]
+    WorkerManager.shutdown_signal = shutdown_signal  # type: ignore[method-assign]
+
+
+def _resend(manager: Any) -> None:
+    while True:
+        time.sleep(0.5)
+        alive = [p.pid for p in manager.processes if p.pid and _alive(p.pid)]
+        if not alive:
+            return
+        for pid in alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGINT)
+
+
+def _alive(pid: int) -> bool:
+    # Read, not waitpid: reaping here would race multiprocessing's own join.
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except (OSError, IndexError):
+        return False
+
+
+async def drain(graceful_timeout: float, port: int) -> None:
+    """Drain this worker's connections (the steps in the module docstring)."""
+    loop = asyncio.get_running_loop()
+    _ignore_stop_signals()
+    _quiet_closed_listener(loop)
+    stopped = stop_listening(port)
+    conns = protocol.live_connections()
+    for conn in conns:
+        _finish_then_close(conn)
+    log.info(
+        "draining: %d listening socket(s) shut, %d request(s) in flight, up to %ss",
+        stopped,
+        sum(1 for c in protocol.live_connections() if _busy(c)),
+        graceful_timeout,
+    )
+    deadline = loop.time() + graceful_timeout
+    while any(_busy(c) for c in protocol.live_connections()) and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+    cut = [c for c in protocol.live_connections() if _busy(c)]
+    for conn in cut:
+        _cut(conn)
+    if cut:
+        log.warning("drain: cut %d request(s) still running after %ss", len(cut), graceful_timeout)
+    deadline = loop.time() + _LINGER_WAIT
+    while protocol.live_connections() and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+
+
+def stop_listening(port: int) -> int:
+    """Shut down every listening TCP socket of this process on ``port`` (any port when
+    0), and every listening Unix socket; return how many. ``shutdown(SHUT_RD)`` of a
+    listening socket ends its listening state for every descriptor of it in every
+    process, and resets connections waiting in its backlog; new ones are refused."""
+    count = 0
+    for fd in _descriptors():
+        try:
+            if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+                continue
+            sock = socket.socket(fileno=os.dup(fd))
+        except OSError:
+            continue
+        try:
+            if not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+                continue
+            if sock.family in (socket.AF_INET, socket.AF_INET6):
+                if port and sock.getsockname()[1] != port:
+                    continue
+            elif sock.family != socket.AF_UNIX:
+                continue
+            sock.shutdown(socket.SHUT_RD)
+            count += 1
+        except OSError:
+            continue
+        finally:
+            sock.close()
+    return count
+
+
+def _descriptors() -> list[int]:
+    try:
+        return [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:  # no /proc: the usual range
+        return list(range(3, 1024))
+
+
+def _ignore_stop_signals() -> None:
+    # Sanic removes the worker's signal handlers before the drain, which leaves SIGTERM
+    # at its default (die at once): a second signal, such as systemd's SIGTERM to every
+    # process of the unit beside the main process's SIGINT, would kill the drain. The
+    # main process answers a second signal by killing the workers, which still works.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(OSError, ValueError):  # not the main thread, no such
+            signal.signal(sig, signal.SIG_IGN)
+
+
+def _quiet_closed_listener(loop: asyncio.AbstractEventLoop) -> None:
+    # The shut-down listening socket wakes the loop's server, whose accept() then fails;
+    # uvloop reports that as a "Fatal error on server". It is the point of the drain.
+    previous = loop.get_exception_handler()
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if str(context.get("message", "")).startswith("Fatal error on server"):
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
+
+
+def _busy(conn: Any) -> bool:
+    http = getattr(conn, "_http", None)
+    return conn.transport is not None and http is not None and http.stage is not Stage.IDLE
+
+
+def _finish_then_close(conn: Any) -> None:
+    if conn.close_if_idle():
+        return
+    http = conn._http
+    if http is not None:
+        http.keep_alive = False  # the answer says Connection: close, then it closes
+
+
+def _cut(conn: Any) -> None:
+    http = conn._http
+    task = conn._task
+    if http is None or task is None:
+        return
+    if http.stage in (Stage.REQUEST, Stage.HANDLER):
+        # Not answered yet: cancel the handler (an upload releases its claim) and let
+        # Sanic render the exception; the rest of the body is not read, and the
+        # connection half-closes so that the client reads the answer (protocol.py).
+        http.exception = ShuttingDown()
+        http.request_body = None
+        http.keep_alive = False
+        conn.linger_on_close()
+        task.cancel("the drain ended")
+    else:
+        conn.transport.abort()  # an answer already under way cannot be amended
