@@ -374,6 +374,12 @@ def check(c: Client, m: Model) -> dict[str, int]:
                 continue
             if (fid in inside) != want:
                 raise Violation(f"album {aid}: {fid} inside={fid in inside}, acknowledged {want}")
+    # The quota: a crash between a record's change and its usage update would leave
+    # the owner charged for bytes that are gone (or not charged for ones that stay).
+    usage = c.call("GET", "/api/v1/auth/me").json()["user"]["usage"]
+    ready = [rec["bytes"] for rec in listed.values() if rec["status"] == "ready"]
+    if (usage["bytes"], usage["files"]) != (sum(ready), len(ready)):
+        raise Violation(f"usage {usage} but {len(ready)} ready files of {sum(ready)} bytes")
     return {"files": len(listed)}
 
 

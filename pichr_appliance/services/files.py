@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tortoise.expressions import F, Q
+from tortoise.transactions import in_transaction
 
 from ..models import AlbumFile, File, User, is_id
 from ..schemas.common import validate
@@ -139,13 +140,17 @@ async def delete_file(
 
     if bytes_first:
         await delete_bytes(rt, file)
-    deleted = await File.filter(id=file.id).delete()  # album entries: ON DELETE CASCADE
+    # One transaction: a crash between the record's deletion and the quota release
+    # would leave the bytes counted against the owner for good (the crash test).
+    async with in_transaction("default"):
+        deleted = await File.filter(id=file.id).delete()  # album entries: CASCADE
+        if deleted:
+            await Album.filter(cover_file_id=file.id).update(cover_file_id=None)
+            if file.status in ("ready", "removed") and file.purged_at is None:
+                await add_usage(file.owner_id, -file.bytes, -1)
     forget(rt, file.id)
     if not deleted:
         return
-    await Album.filter(cover_file_id=file.id).update(cover_file_id=None)
-    if file.status in ("ready", "removed") and file.purged_at is None:
-        await add_usage(file.owner_id, -file.bytes, -1)
     if not bytes_first:
         await delete_bytes(rt, file)
     await rt.fire("file_deleted", file=file, actor=actor)

@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from tortoise.transactions import in_transaction
+
 from ..models import File, Upload, UploadPart
 from ..timeutil import utcnow
 from . import claims, sweeper
@@ -116,12 +118,14 @@ async def collect(
 
 async def _mark_missing(rt: Runtime, file: File) -> None:
     """A file whose bytes are gone: ``failed`` (removed ones: purged), quota freed."""
-    if file.status == "ready":
-        changed = await File.filter(id=file.id, status="ready").update(status="failed")
-    else:
-        changed = await File.filter(id=file.id, purged_at=None).update(purged_at=utcnow())
+    async with in_transaction("default"):  # the mark and the quota together
+        if file.status == "ready":
+            changed = await File.filter(id=file.id, status="ready").update(status="failed")
+        else:
+            changed = await File.filter(id=file.id, purged_at=None).update(purged_at=utcnow())
+        if changed:
+            await files_service.add_usage(file.owner_id, -file.bytes, -1)
     if changed:
-        await files_service.add_usage(file.owner_id, -file.bytes, -1)
         files_service.forget(rt, file.id)
 
 

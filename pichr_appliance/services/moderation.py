@@ -340,9 +340,11 @@ async def purge_removed(rt: Runtime) -> int:
     purged = 0
     for file in await File.filter(status="removed", purged_at=None, removed_at__lte=cutoff):
         await files_service.delete_bytes(rt, file)
-        done = await File.filter(id=file.id, purged_at=None).update(purged_at=utcnow())
+        async with in_transaction("default"):  # the mark and the quota together
+            done = await File.filter(id=file.id, purged_at=None).update(purged_at=utcnow())
+            if done:
+                await files_service.add_usage(file.owner_id, -file.bytes, -1)
         if done:
-            await files_service.add_usage(file.owner_id, -file.bytes, -1)
             files_service.forget(rt, file.id)
             purged += 1
     return purged
