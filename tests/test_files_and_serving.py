@@ -232,3 +232,33 @@ def test_odd_digits_in_ranges_and_variant_sizes_are_not_500(pichr_client, pichr_
     for header in ("bytes=0-" + "9" * 5000, "bytes=-" + "9" * 5000, "bytes=" + "1" * 19 + "-"):
         r = pichr_client.get(f"/i/{f['id']}", headers={"Range": header})
         assert r.status == 200 and r.content  # a range we cannot read is ignored
+
+
+def test_a_streamed_original_deleted_under_a_cached_record_is_404(pichr_client, pichr_user):
+    """Another worker or instance deletes a file while this worker still holds its
+    record (the metadata cache lives a second): the bytes are gone, and so is the file:
+    404, not 503 storage_unavailable. Bytes gone under a record still there stay 503."""
+    import os
+
+    def big() -> bytes:  # > 1 MB: streamed, not kept in memory
+        img = Image.frombytes("RGB", (800, 800), os.urandom(800 * 800 * 3))
+        buf = io.BytesIO()
+        img.save(buf, format="PNG", compress_level=0)
+        return buf.getvalue()
+
+    rt = pichr_client.app.ctx.runtime
+    fid, data = upload(pichr_client, pichr_user, big())
+    fid2, _ = upload(pichr_client, pichr_user, big())
+    for one in (fid, fid2):
+        r = pichr_client.get(f"/i/{one}")
+        assert r.status == 200 and len(r.body) == len(data)  # the record is cached now
+    record = pichr_client.run(File.get(id=fid))
+    pichr_client.run(File.filter(id=fid).delete())  # as another process would
+    pichr_client.run(rt.storage.delete(record.storage_key))
+    r = pichr_client.get(f"/i/{fid}")
+    assert r.status == 404, r.text
+    assert r.json["code"] == "not_found"
+    record2 = pichr_client.run(File.get(id=fid2))
+    pichr_client.run(rt.storage.delete(record2.storage_key))  # the record stays
+    r = pichr_client.get(f"/i/{fid2}")
+    assert r.status == 503 and r.json["code"] == "storage_unavailable"

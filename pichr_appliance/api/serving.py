@@ -214,13 +214,13 @@ async def serve_image(request: Request, name: str) -> HTTPResponse:
     if request.method == "HEAD":
         return HTTPResponse(status=status, headers=headers, content_type=mime)
 
-    data = await serving.small_object(rt, key, size)
-    if data is not None:
+    data = await serving.object_body(rt, file.id, key, size, start, end)
+    if isinstance(data, bytes):
         body = data if status == 200 else memoryview(data)[start : end + 1]
         return _ImageResponse(body, status=status, headers=headers, content_type=mime)
 
     async def body(response):
-        async for chunk in rt.storage.open(key, start, end):
+        async for chunk in data:
             await response.write(chunk)
 
     return ResponseStream(body, status=status, headers=headers, content_type=mime)

@@ -11,7 +11,7 @@ keeps small objects in memory.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
@@ -336,6 +336,34 @@ async def _make_variant(
         )
     finally:
         tmp.unlink(missing_ok=True)
+
+
+async def object_body(
+    rt: Runtime, file_id: str, key: str, size: int, start: int, end: int
+) -> bytes | AsyncIterator[bytes]:
+    """The bytes ``start..end`` of an object: the whole object from memory when small
+    (:func:`small_object`; the caller slices it), else an iterator of its chunks, opened
+    here, before any header is sent. An object gone because its file was deleted a
+    moment ago is 404, as the file is; one gone from under a file still there stays a
+    storage error (503)."""
+    try:
+        data = await small_object(rt, key, size)
+        if data is not None:
+            return data
+        chunks = rt.storage.open(key, start, end)
+        first = await anext(chunks, b"")
+    except (ObjectNotFound, FileNotFoundError):
+        if not await File.exists(id=file_id):
+            raise not_found("File") from None
+        raise
+
+    async def body() -> AsyncIterator[bytes]:
+        if first:
+            yield first
+        async for chunk in chunks:
+            yield chunk
+
+    return body()
 
 
 async def small_object(rt: Runtime, key: str, size: int) -> bytes | None:
