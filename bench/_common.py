@@ -216,15 +216,24 @@ def wrk(
         timeout=seconds + 30,
         check=True,
     ).stdout
+    got = parse_wrk(out)
+    if got is None or (not allow_errors and any(got["errors"].values())):
+        raise RuntimeError(f"wrk failed or saw errors:\n{out}")
+    return got
+
+
+def parse_wrk(out: str) -> dict[str, Any] | None:
+    """requests/s, p50/p99 (ms) and error counts from wrk's ``--latency`` output; None
+    when it has no requests/s line."""
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if not rps:
+        return None
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     kinds = ("connect", "read", "write", "timeout")
     values = map(int, errors.groups()) if errors else (0, 0, 0, 0)
     counts = dict(zip(kinds, values, strict=True))
     counts["non2xx"] = int(non2xx.group(1)) if non2xx else 0
-    if not rps or (not allow_errors and any(counts.values())):
-        raise RuntimeError(f"wrk failed or saw errors:\n{out}")
     p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
     p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
     return {
