@@ -252,12 +252,12 @@ daemon off;
 user root;
 pid {root}/nginx.pid;
 error_log {root}/error.log;
-events {{ worker_connections 4096; }}
+events {{ worker_connections 1024; }}
 http {{
     access_log off;
     sendfile on;
     tcp_nopush on;
-    keepalive_requests 1000000;
+    keepalive_requests 100000;
     client_body_temp_path {root}/body;
     proxy_temp_path {root}/proxy;
     fastcgi_temp_path {root}/fastcgi;
