@@ -18,88 +18,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
-import textwrap
-import time
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import free_port, process_tree  # noqa: E402
+from _common import BARE_APP, free_port, time_to_health, version_seconds  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-TICKS = os.sysconf("SC_CLK_TCK")
-
-BARE_APP = textwrap.dedent(
-    """
-    import sys
-    from sanic import Sanic, json
-
-    app = Sanic("bare")
-
-    @app.get("/health")
-    async def health(request):
-        return json({"status": "ok"})
-
-    if __name__ == "__main__":
-        app.run(host="127.0.0.1", port=int(sys.argv[1]), workers=int(sys.argv[2]),
-                motd=False, access_log=False)
-    """
-)
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU of ``pids`` (and their waited-for children), from /proc."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
-    return total / TICKS
-
-
-def time_to_health(argv: list[str], port: int, env: dict[str, str]) -> tuple[float, float]:
-    """Start ``argv``, poll /health until 200; (wall seconds, CPU seconds); then stop it."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        argv,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        with httpx.Client(timeout=1.0) as client:
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"{argv[0]} exited with {proc.returncode}")
-                try:
-                    if client.get(f"http://127.0.0.1:{port}/health").status_code == 200:
-                        wall = time.perf_counter() - t0
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.perf_counter() - t0 > 120:
-                    raise RuntimeError(f"{argv[0]}: no /health answer within 120 s")
-                time.sleep(0.01)
-        return wall, cpu_seconds(process_tree(proc.pid))
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
-def version_seconds(command: str) -> float:
-    """Wall time of ``command --version``."""
-    t0 = time.perf_counter()
-    subprocess.run([command, "--version"], check=True, capture_output=True)
-    return time.perf_counter() - t0
 
 
 def summary(values: list[float]) -> str:
