@@ -97,6 +97,12 @@ class Model:
         with self.lock:
             return [f for f in self.files if f not in self.deleted and f not in self.maybe_deleted]
 
+    def going(self, fid: str) -> bool:
+        """Deleted, or being deleted, by another client since it was picked (seed 103:
+        a file picked as live was deleted before its album request was answered)."""
+        with self.lock:
+            return fid in self.deleted or fid in self.maybe_deleted
+
 
 class Lost(Exception):
     """The server went away mid-request (the kill)."""
@@ -209,7 +215,7 @@ def op_patch(c: Client, m: Model, rng: random.Random) -> None:
     with m.lock:
         m.titles[fid].add(title)  # either may hold until the answer arrives
     r = c.call("PATCH", f"/api/v1/files/{fid}", json={"title": title})
-    if r.status_code == 404 and fid in m.maybe_deleted:
+    if r.status_code == 404 and m.going(fid):
         return  # another thread deleted it meanwhile
     if r.status_code != 200:
         raise Violation(f"PATCH {fid}: {r.status_code} {r.text[:300]}")
@@ -229,7 +235,7 @@ def op_album(c: Client, m: Model, rng: random.Random) -> None:
         if r.status_code == 201:
             with m.lock:
                 m.albums[r.json()["id"]] = {fid: True}
-        elif not (r.status_code == 400 and fid in m.maybe_deleted):
+        elif not (r.status_code == 400 and m.going(fid)):
             raise Violation(f"POST /albums: {r.status_code} {r.text[:300]}")
         return
     aid = rng.choice(albums)
@@ -240,7 +246,7 @@ def op_album(c: Client, m: Model, rng: random.Random) -> None:
         r = c.call("POST", f"/api/v1/albums/{aid}/files", json={"fileIds": [fid]})
     else:
         r = c.call("DELETE", f"/api/v1/albums/{aid}/files/{fid}")
-    if r.status_code in (400, 404) and fid in m.maybe_deleted:
+    if r.status_code in (400, 404) and m.going(fid):
         return
     if r.status_code not in (200, 201, 204):
         raise Violation(f"album change {aid}/{fid}: {r.status_code} {r.text[:300]}")
@@ -255,7 +261,7 @@ def op_variant(c: Client, m: Model, rng: random.Random) -> None:
         return
     fid = rng.choice(live)
     r = c.call("GET", f"/i/{fid}?w={rng.choice([64, 320])}&format={rng.choice(['webp', 'png'])}")
-    if r.status_code == 404 and fid in m.maybe_deleted:
+    if r.status_code == 404 and m.going(fid):
         return
     if r.status_code != 200 or not r.content:
         raise Violation(f"variant of {fid}: {r.status_code} {r.text[:300]}")
