@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from sanic.response import json
 from tortoise import connections
 
+from ..db import READ
 from ..errors import not_found
 from ..models import File, User, is_id
 from ..schemas.files import FileOut
@@ -76,22 +77,24 @@ class _Version:
     """``PRAGMA data_version`` of a SQLite file, on a connection used for nothing else."""
 
     def __init__(self) -> None:
-        self.path: str | None = None
         self.conn: sqlite3.Connection | None = None
+        self.path: str | None = None
+        self.known = False  # whether ``path`` was looked up (None: nothing to ask)
 
     def current(self) -> int | None:
         """The database's change counter as this process sees it; None when unknown
         (not SQLite, in memory, or the file could not be asked: then nothing is cached)."""
-        path = _sqlite_path()
-        if path is None:
+        if not self.known:
+            # Looked up once: asking Tortoise for the connection costs more than the
+            # pragma, and a runtime's database file never changes.
+            self.path, self.known = _sqlite_path(), True
+        if self.path is None:
             return None
         try:
-            if self.conn is None or self.path != path:
-                self.close()
+            if self.conn is None:
                 # timeout=0: the loop never waits here; a busy file means "unknown".
-                self.conn = sqlite3.connect(path, timeout=0, check_same_thread=False)
+                self.conn = sqlite3.connect(self.path, timeout=0, check_same_thread=False)
                 self.conn.execute("PRAGMA query_only = ON")
-                self.path = path
             return self.conn.execute("PRAGMA data_version").fetchone()[0]
         except sqlite3.Error:
             self.close()
@@ -101,23 +104,20 @@ class _Version:
         """Close the connection (reopened on the next question)."""
         if self.conn is not None:
             self.conn.close()
-        self.conn, self.path = None, None
-
-
-_version = _Version()
+        self.conn = None
 
 
 def _read_connection() -> Any:
     """The connection reads go to: SQLite's read connection, else ``default``."""
     try:
-        return connections.get("read")
+        return connections.get(READ)
     except Exception:  # no read connection configured (PostgreSQL, in-memory SQLite)
         return connections.get("default")
 
 
 def _sqlite_path() -> str | None:
     try:
-        conn = connections.get("read")
+        conn = connections.get(READ)
     except Exception:
         return None
     path = getattr(conn, "filename", None)
@@ -145,7 +145,10 @@ async def load(file_id: str, version: Any = None) -> Entry:
 
 async def entry(rt: Runtime, file_id: str) -> Entry:
     """The cached entry while the database is unchanged; loaded (and cached) otherwise."""
-    version = _version.current()  # before loading: a later commit makes this entry stale
+    probe = rt.hotcache.version_probe
+    if probe is None:
+        probe = rt.hotcache.version_probe = _Version()  # one per runtime (its database)
+    version = probe.current()  # before loading: a later commit makes this entry stale
     if version is not None:
         found = rt.hotcache.get_entry(file_id)
         if found is not None and found.version == version:

@@ -27,6 +27,7 @@ class HotCache:
         # ``GET /api/v1/files/{id}`` entries (services/filecache.py): no TTL, each
         # carries the database version it was loaded at and is checked against it.
         self._entries: OrderedDict[str, Any] = OrderedDict()
+        self.version_probe: Any = None  # filecache's database version check, set by it
         self._objects: OrderedDict[str, bytes] = OrderedDict()
         # Sizes of variants known to exist, so that a cached variant costs no storage
         # lookup (variants never change; they go away with their file).
