@@ -2,7 +2,9 @@
 
 Usage: ``python bench/bench_files_json.py [--seconds 5] [--connections 16]`` (needs ``wrk``).
 One worker each, loopback only; every server started here is stopped. Prints one line
-per target and the ratio. Run it from a checkout with ``PYTHONPATH`` set to it.
+per target and the ratio. The server is ``python -m pichr_appliance``, which imports the
+checkout of the current directory first: run it from the checkout to measure
+(``cd /work/main && python /path/to/bench/bench_files_json.py`` measures main).
 """
 
 from __future__ import annotations
