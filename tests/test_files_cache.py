@@ -221,6 +221,15 @@ def test_writes_outside_the_services_and_view_counts_show_too(pichr_client, worl
     assert_same_as_uncached(pichr_client, world)
 
 
+def test_image_bytes_share_the_entry(pichr_client, world):
+    fid = world["file"]
+    assert pichr_client.get(f"/i/{fid}").status == 200
+    assert get(pichr_client, fid, {}).status == 200
+    pichr_client.run(File.filter(id=fid).update(visibility="private"))
+    assert pichr_client.get(f"/i/{fid}").status == 404
+    assert pichr_client.get(f"/i/{fid}", headers=world["owner"]["headers"]).status == 200
+
+
 def _live_upload(base: str, headers: dict[str, str]) -> str:
     data = sample_image_bytes("PNG")
     r = httpx.post(
@@ -263,8 +272,12 @@ def test_two_workers_see_a_patch_in_the_next_get(tmp_path):
             assert httpx.patch(url, headers=owner, json={"title": title}).status_code == 200
             for _ in range(8):
                 assert httpx.get(url).json()["title"] == title
+        for _ in range(8):
+            assert httpx.get(f"{base}/i/{fid}").status_code == 200
         assert httpx.patch(url, headers=owner, json={"visibility": "private"}).status_code == 200
         for _ in range(8):
             assert httpx.get(url).status_code == 404
+            # /i/ shares the entry: no second of old metadata on the other worker either
+            assert httpx.get(f"{base}/i/{fid}").status_code == 404
     finally:
         server.stop()

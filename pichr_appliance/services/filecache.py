@@ -62,7 +62,7 @@ def _columns() -> tuple[str, ...]:
 class Entry:
     """One file as this endpoint needs it, and its answers per viewer class."""
 
-    __slots__ = ("file", "owner_disabled", "albums", "version", "bodies")
+    __slots__ = ("file", "owner_disabled", "albums", "version", "bodies", "meta")
 
     def __init__(self, file: File | None, owner_disabled: bool, albums: list, version: Any):
         self.file = file
@@ -71,6 +71,7 @@ class Entry:
         self.albums: list[tuple[str, str, bool]] = albums
         self.version = version
         self.bodies: dict[str, bytes] = {}
+        self.meta: Any = None  # what /i/ keeps of it (``serving.Meta``), made there
 
 
 class _Version:
@@ -143,20 +144,36 @@ async def load(file_id: str, version: Any = None) -> Entry:
     return Entry(file, bool(first["_owner_disabled"]), albums, version)
 
 
-async def entry(rt: Runtime, file_id: str) -> Entry:
-    """The cached entry while the database is unchanged; loaded (and cached) otherwise."""
+def _version(rt: Runtime) -> int | None:
     probe = rt.hotcache.version_probe
     if probe is None:
         probe = rt.hotcache.version_probe = _Version()  # one per runtime (its database)
-    version = probe.current()  # before loading: a later commit makes this entry stale
-    if version is not None:
-        found = rt.hotcache.get_entry(file_id)
-        if found is not None and found.version == version:
-            return found
+    return probe.current()
+
+
+async def _cached(rt: Runtime, file_id: str, version: int) -> Entry:
+    found = rt.hotcache.get_entry(file_id)
+    if found is not None and found.version == version:
+        return found
     found = await load(file_id, version)
-    if version is not None:
-        rt.hotcache.put_entry(file_id, found)
+    rt.hotcache.put_entry(file_id, found)
     return found
+
+
+async def entry(rt: Runtime, file_id: str) -> Entry:
+    """The cached entry while the database is unchanged; loaded (and cached) otherwise,
+    or loaded every time when the database cannot say whether it changed."""
+    version = _version(rt)  # before loading: a later commit makes the entry stale
+    if version is None:
+        return await load(file_id)
+    return await _cached(rt, file_id, version)
+
+
+async def exact_entry(rt: Runtime, file_id: str) -> Entry | None:
+    """The entry as :func:`entry` gives it on SQLite; None elsewhere (the caller keeps
+    its own, time-limited cache: ``/i/`` on PostgreSQL)."""
+    version = _version(rt)
+    return None if version is None else await _cached(rt, file_id, version)
 
 
 def _viewer_class(found: Entry, viewer: User | None) -> str | None:

@@ -2,7 +2,9 @@
 
 Metadata entries live for ``META_TTL`` seconds, so that several workers (which cannot
 tell each other about changes without a shared channel) converge quickly; the worker
-that changes a file drops its own entry at once. Object bytes are cached by storage
+that changes a file drops its own entry at once. On SQLite the metadata lives in the
+``filecache`` entries instead, which are checked against the database's change counter
+and need no TTL (``META_TTL`` then only applies elsewhere). Object bytes are cached by storage
 key, and keys never change content (a new upload gets a new key), so they need no TTL.
 """
 
