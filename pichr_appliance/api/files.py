@@ -18,7 +18,7 @@ from ..schemas.files import (
     ShareRequest,
     ShareUrl,
 )
-from ..services import access
+from ..services import access, filecache
 from ..services import files as files_service
 from .context import authenticate, require_actor
 from .operations import operation
@@ -87,12 +87,9 @@ async def get(request: Request, file_id: str) -> HTTPResponse:
     actor = await authenticate(request)
     if actor is not None and not actor.can("read"):
         await require_actor(request, "read")
-    rt = request.app.ctx.runtime
     viewer = actor.user if actor else None
-    file = await access.visible_file(file_id, viewer)
-    access.check_available(file)
-    albums = await files_service.album_ids_for([file.id], viewer)
-    return json(FileOut.of(rt.settings, rt.storage, file, albums[file.id]).dump())
+    body = await filecache.file_body(request.app.ctx.runtime, file_id, viewer)
+    return HTTPResponse(body, content_type="application/json")
 
 
 async def _own(request: Request, file_id: str, permission: str):

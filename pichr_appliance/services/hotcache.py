@@ -2,7 +2,9 @@
 
 Metadata entries live for ``META_TTL`` seconds, so that several workers (which cannot
 tell each other about changes without a shared channel) converge quickly; the worker
-that changes a file drops its own entry at once. Object bytes are cached by storage
+that changes a file drops its own entry at once. On SQLite the metadata lives in the
+``filecache`` entries instead, which are checked against the database's change counter
+and need no TTL (``META_TTL`` then only applies elsewhere). Object bytes are cached by storage
 key, and keys never change content (a new upload gets a new key), so they need no TTL.
 """
 
@@ -19,10 +21,15 @@ OBJECTS_TOTAL = 64 * 1024 * 1024
 
 
 class HotCache:
-    """LRU caches: ``file id -> (file, owner disabled)`` and ``storage key -> bytes``."""
+    """LRU caches: ``file id -> (file, owner disabled)``, ``file id -> metadata API
+    entry`` and ``storage key -> bytes``."""
 
     def __init__(self, object_max: int = OBJECT_MAX, objects_total: int = OBJECTS_TOTAL) -> None:
         self._meta: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        # ``GET /api/v1/files/{id}`` entries (services/filecache.py): no TTL, each
+        # carries the database version it was loaded at and is checked against it.
+        self._entries: OrderedDict[str, Any] = OrderedDict()
+        self.version_probe: Any = None  # filecache's database version check, set by it
         self._objects: OrderedDict[str, bytes] = OrderedDict()
         # Sizes of variants known to exist, so that a cached variant costs no storage
         # lookup (variants never change; they go away with their file).
@@ -42,6 +49,17 @@ class HotCache:
         self._meta.move_to_end(file_id)
         while len(self._meta) > META_MAX:
             self._meta.popitem(last=False)
+
+    def get_entry(self, file_id: str) -> Any:
+        """The metadata API's entry of a file (``filecache.Entry``), or None."""
+        return self._entries.get(file_id)
+
+    def put_entry(self, file_id: str, value: Any) -> None:
+        """Keep ``value`` as the file's entry (the least recently stored go first)."""
+        self._entries[file_id] = value
+        self._entries.move_to_end(file_id)
+        while len(self._entries) > META_MAX:
+            self._entries.popitem(last=False)
 
     def get_object(self, key: str) -> bytes | None:
         data = self._objects.get(key)
@@ -71,6 +89,7 @@ class HotCache:
     def forget(self, file_id: str) -> None:
         """Drop everything cached for a file (after a change or deletion)."""
         self._meta.pop(file_id, None)
+        self._entries.pop(file_id, None)
         for key in [k for k in self._variants if f"/{file_id}/" in k]:
             del self._variants[key]
         for key in [k for k in self._objects if f"/{file_id}/" in k]:

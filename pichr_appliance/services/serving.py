@@ -3,9 +3,9 @@
 The HTTP handler (``api/serving.py``) parses the request and builds the response
 (headers, 304, ranges, redirects); this module decides what is served: it resolves a
 file for a viewer with the rules of ``access.py`` (metadata cached per worker in
-``rt.hotcache``), makes or fetches variants (sizes clamped to the configured set,
-generated off the event loop, once per variant even under concurrent requests), and
-keeps small objects in memory.
+``rt.hotcache``, shared with ``GET /api/v1/files/{id}``: ``filecache.py``), makes or
+fetches variants (sizes clamped to the configured set, generated off the event loop,
+once per variant even under concurrent requests), and keeps small objects in memory.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from .. import imaging
 from ..errors import ApiError, bad_request, not_found
 from ..models import File, User
 from ..storage.base import ObjectNotFound
-from . import access, variant_cache
+from . import access, filecache, variant_cache
 from . import files as files_service
 
 if TYPE_CHECKING:
@@ -44,7 +44,15 @@ class Meta:
 
 
 async def meta(rt: Runtime, file_id: str) -> Meta:
-    """The file's cached metadata (loaded and cached on a miss; absent files too)."""
+    """The file's cached metadata (loaded and cached on a miss; absent files too).
+
+    On SQLite it is the metadata API's entry (``filecache``), exact across workers;
+    elsewhere an entry of its own that lives ``hotcache.META_TTL``."""
+    shared = await filecache.exact_entry(rt, file_id)
+    if shared is not None:
+        if shared.meta is None:
+            shared.meta = Meta(shared.file, shared.owner_disabled)
+        return shared.meta
     cache = rt.hotcache
     found = cache.get_meta(file_id)
     if found is None:

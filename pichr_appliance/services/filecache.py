@@ -1,0 +1,223 @@
+"""``GET /api/v1/files/{id}`` from memory: the file, its owner's state and its albums,
+loaded with one query and kept in ``rt.hotcache`` with the answer's JSON per viewer class.
+
+The rules stay in ``access.py``; this module only remembers what they were applied to.
+An entry holds the ``File`` row, whether its owner is disabled, and each album entry
+with what ``access.albums_named_for`` looks at (the album's owner and whether it is
+listed: public, not held, not removed, of an enabled account). From that it answers
+every viewer the way ``access.visible_file`` + ``files.album_ids_for`` do, with the
+serialised body kept per viewer class: ``staff`` (every album), ``owner`` (listed + the
+owner's albums) and ``others`` (anonymous and other accounts: listed albums only).
+Expiry (410) is checked on every request, never cached.
+
+An entry is trusted only while the database has not changed since it was loaded:
+on SQLite, ``PRAGMA data_version`` on a connection of this module's own changes
+whenever any other connection commits (this process's writer, another worker, a CLI
+command), costs a few microseconds, and so makes the cache exact across the workers
+and commands of one database, whatever wrote. Events that drop the ``/i/`` metadata
+(``files.forget``, and ``file_invalidated`` through pichr-redis) drop entries too.
+Without a SQLite file (PostgreSQL, in-memory) nothing is cached; each request is one
+query instead of three.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import TYPE_CHECKING, Any
+
+from sanic.response import json
+from tortoise import connections
+
+from ..db import READ
+from ..errors import not_found
+from ..models import File, User, is_id
+from ..schemas.files import FileOut
+from . import access
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
+# One statement for what three ORM queries asked: the file, its owner's flag, and its
+# album entries (one row each; a file in no album gives one row of NULLs), in the
+# order ``files.album_ids_for`` gives them.
+_SQL = (
+    "SELECT {cols}, u.disabled AS _owner_disabled, a.id AS _album_id,"
+    " a.owner_id AS _album_owner,"
+    " (a.visibility = 'public' AND NOT a.hidden AND a.removed_at IS NULL"
+    "  AND NOT COALESCE(au.disabled, FALSE)) AS _album_listed"
+    " FROM files f"
+    " LEFT JOIN users u ON u.id = f.owner_id"
+    " LEFT JOIN album_files af ON af.file_id = f.id"
+    " LEFT JOIN albums a ON a.id = af.album_id"
+    " LEFT JOIN users au ON au.id = a.owner_id"
+    " WHERE f.id = {param} ORDER BY af.added_at, af.id"
+)
+
+
+def _columns() -> tuple[str, ...]:
+    # Known only once Tortoise is initialised (foreign keys add their ``*_id`` then).
+    return tuple(File._meta.fields_db_projection.values())
+
+
+class Entry:
+    """One file as this endpoint needs it, and its answers per viewer class."""
+
+    __slots__ = ("file", "owner_disabled", "albums", "version", "bodies", "meta")
+
+    def __init__(self, file: File | None, owner_disabled: bool, albums: list, version: Any):
+        self.file = file
+        self.owner_disabled = owner_disabled
+        # (album id, album owner id, listed to everyone)
+        self.albums: list[tuple[str, str, bool]] = albums
+        self.version = version
+        self.bodies: dict[str, bytes] = {}
+        self.meta: Any = None  # what /i/ keeps of it (``serving.Meta``), made there
+
+
+class _Version:
+    """``PRAGMA data_version`` of a SQLite file, on a connection used for nothing else."""
+
+    def __init__(self) -> None:
+        self.conn: sqlite3.Connection | None = None
+        self.path: str | None = None
+        self.known = False  # whether ``path`` was looked up (None: nothing to ask)
+
+    def current(self) -> int | None:
+        """The database's change counter as this process sees it; None when unknown
+        (not SQLite, in memory, or the file could not be asked: then nothing is cached)."""
+        if not self.known:
+            # Looked up once: asking Tortoise for the connection costs more than the
+            # pragma, and a runtime's database file never changes.
+            self.path, self.known = _sqlite_path(), True
+        if self.path is None:
+            return None
+        try:
+            if self.conn is None:
+                # timeout=0: the loop never waits here; a busy file means "unknown".
+                self.conn = sqlite3.connect(self.path, timeout=0, check_same_thread=False)
+                self.conn.execute("PRAGMA query_only = ON")
+            return self.conn.execute("PRAGMA data_version").fetchone()[0]
+        except sqlite3.Error:
+            self.close()
+            return None
+
+    def close(self) -> None:
+        """Close the connection (reopened on the next question)."""
+        if self.conn is not None:
+            self.conn.close()
+        self.conn = None
+
+
+def _read_connection() -> Any:
+    """The connection reads go to: SQLite's read connection, else ``default``."""
+    try:
+        return connections.get(READ)
+    except Exception:  # no read connection configured (PostgreSQL, in-memory SQLite)
+        return connections.get("default")
+
+
+def _sqlite_path() -> str | None:
+    try:
+        conn = connections.get(READ)
+    except Exception:
+        return None
+    path = getattr(conn, "filename", None)
+    return path if path and path != ":memory:" else None
+
+
+async def load(file_id: str, version: Any = None) -> Entry:
+    """The entry of ``file_id`` from the database, in one query (an absent file too)."""
+    conn = _read_connection()
+    param = "?" if conn.capabilities.dialect == "sqlite" else "$1"
+    columns = _columns()
+    cols = ", ".join(f'f."{c}"' for c in columns)
+    rows = await conn.execute_query_dict(_SQL.format(cols=cols, param=param), [file_id])
+    if not rows:
+        return Entry(None, False, [], version)
+    first = rows[0]
+    file = File._init_from_db(**{c: first[c] for c in columns})
+    albums = [
+        (r["_album_id"], r["_album_owner"], bool(r["_album_listed"]))
+        for r in rows
+        if r["_album_id"] is not None
+    ]
+    return Entry(file, bool(first["_owner_disabled"]), albums, version)
+
+
+def _version(rt: Runtime) -> int | None:
+    probe = rt.hotcache.version_probe
+    if probe is None:
+        probe = rt.hotcache.version_probe = _Version()  # one per runtime (its database)
+    return probe.current()
+
+
+async def _cached(rt: Runtime, file_id: str, version: int) -> Entry:
+    found = rt.hotcache.get_entry(file_id)
+    if found is not None and found.version == version:
+        return found
+    found = await load(file_id, version)
+    rt.hotcache.put_entry(file_id, found)
+    return found
+
+
+async def entry(rt: Runtime, file_id: str) -> Entry:
+    """The cached entry while the database is unchanged; loaded (and cached) otherwise,
+    or loaded every time when the database cannot say whether it changed."""
+    version = _version(rt)  # before loading: a later commit makes the entry stale
+    if version is None:
+        return await load(file_id)
+    return await _cached(rt, file_id, version)
+
+
+async def exact_entry(rt: Runtime, file_id: str) -> Entry | None:
+    """The entry as :func:`entry` gives it on SQLite; None elsewhere (the caller keeps
+    its own, time-limited cache: ``/i/`` on PostgreSQL)."""
+    version = _version(rt)
+    return None if version is None else await _cached(rt, file_id, version)
+
+
+def _viewer_class(found: Entry, viewer: User | None) -> str | None:
+    """Whose answer ``viewer`` gets; None for an answer of its own (another account
+    with an album holding this file: not made by the core, answered uncached)."""
+    if access.is_staff(viewer):
+        return "staff"
+    if access.is_owner(found.file, viewer):
+        return "owner"
+    if viewer is not None and any(owner == viewer.id for _, owner, _ in found.albums):
+        return None
+    return "others"
+
+
+def _album_ids(found: Entry, viewer: User | None) -> list[str]:
+    """``files.album_ids_for`` from the entry (the rules of ``access.albums_named_for``)."""
+    if access.is_staff(viewer):
+        return [a for a, _, _ in found.albums]
+    mine = viewer.id if viewer is not None else None
+    return [a for a, owner, listed in found.albums if listed or owner == mine]
+
+
+def _body(rt: Runtime, found: Entry, viewer: User | None) -> bytes:
+    out = FileOut.of(rt.settings, rt.storage, found.file, _album_ids(found, viewer))
+    return json(out.dump()).body
+
+
+async def file_body(rt: Runtime, file_id: str, viewer: User | None) -> bytes:
+    """The JSON answer of ``GET /files/{id}`` for ``viewer``, byte for byte what
+    ``access.visible_file`` + ``check_available`` + ``FileOut`` give: 404 when the
+    viewer may not see the file, 410 when removed or expired."""
+    if not is_id(file_id):
+        raise not_found("File")
+    found = await entry(rt, file_id)
+    file = found.file
+    if file is None or not access.may_see_file(file, viewer):
+        raise not_found("File")
+    if found.owner_disabled and not access.privileged(file, viewer):
+        raise not_found("File")
+    access.check_available(file)
+    kind = _viewer_class(found, viewer)
+    if kind is None:
+        return _body(rt, found, viewer)
+    body = found.bodies.get(kind)
+    if body is None:
+        body = found.bodies[kind] = _body(rt, found, viewer)
+    return body
