@@ -45,4 +45,7 @@ def install_lifecycle(app: Sanic, rt: Runtime, store: RateLimitStore) -> None:
             await store.shutdown()
         finally:
             isolation.shutdown()  # the HEIC decoder's child, if one was started
+            probe = rt.hotcache.version_probe
+            if probe is not None:  # filecache's data_version connection
+                probe.close()
             await close_db()
