@@ -35,6 +35,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     from ..runtime import check_storage
 
     settings = settings_from(ctx)
+    from ..security import warm_dummy_hash
+
+    warm_dummy_hash(settings.auth)  # beside the imports below (start-up time)
     if host is not None:
         settings.server.host = host
     if port is not None:
