@@ -156,6 +156,12 @@ def _decode(img: Image.Image, mime: str, max_pixels: int) -> ImageInfo:
         img.seek(0)
     else:
         _check_pages(img, frames, max_pixels)
+        if img.format == "JPEG" and min(width, height) >= 64:
+            # Draft mode: libjpeg scales by 1/8 in the inverse DCT but still entropy-
+            # decodes every block of every scan, so truncated or corrupt data is found
+            # as by a full decode, for a fraction of the CPU (the upload benchmark's
+            # largest cost); dhash and the placeholder need no more than 1/8 scale.
+            img.draft(img.mode, (width // 8, height // 8))
         img.load()
     orientation = img.getexif().get(ORIENTATION, 1)
     if orientation in SWAPPED_ORIENTATIONS:

@@ -194,3 +194,29 @@ def test_gps_strip_streams_a_jpeg_with_large_scan(tmp_path):
     sos = original.index(b"\xff\xdb")  # quantisation tables onwards are untouched
     assert path.read_bytes().endswith(original[sos:])
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left
+
+
+@pytest.mark.parametrize("progressive", [False, True])
+def test_jpeg_validation_at_draft_scale_still_finds_damage(tmp_path, progressive):
+    """Uploads decode JPEGs at 1/8 scale (draft mode); entropy decoding still covers
+    every block, so truncation and corrupt scan data are refused as by a full decode."""
+    import os
+    import random
+
+    img = Image.frombytes("RGB", (800, 600), os.urandom(800 * 600 * 3))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=90, progressive=progressive)
+    good = buf.getvalue()
+    rng = random.Random(5)
+    bad = bytearray(good)
+    for i in range(len(good) // 2, len(good) // 2 + 2000):
+        bad[i] = rng.randrange(256)
+    path = tmp_path / "x.jpg"
+    path.write_bytes(good)
+    info = imaging.inspect(path, max_pixels=10**8)
+    assert (info.width, info.height) == (800, 600)
+    for damaged in (good[: len(good) * 6 // 10], good[:-200], bytes(bad)):
+        path.write_bytes(damaged)
+        with pytest.raises(imaging.ImageRejected) as caught:
+            imaging.inspect(path, max_pixels=10**8)
+        assert caught.value.code == "invalid_image"
