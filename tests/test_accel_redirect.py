@@ -193,6 +193,10 @@ def check_through(front: str, app: str, photo: bytes) -> None:
     assert "sandbox" in r.headers["content-security-policy"]
     assert "x-accel-redirect" not in r.headers and "x-sendfile" not in r.headers
 
+    r = httpx.head(f"{front}/i/{public}")
+    assert r.status_code == 200 and r.headers["content-length"] == str(len(photo))
+    assert r.headers["etag"] == direct.headers["etag"]
+
     r = httpx.get(f"{front}/i/{public}", headers={"Range": "bytes=100-1099"})
     assert r.status_code == 206
     assert r.content == photo[100:1100]
