@@ -72,7 +72,7 @@ class ServerSettings(_Section):
     # nginx: prefix + key, "x-sendfile" for Caddy/Apache: the absolute path). Local
     # storage only (docs/operations.md "Reverse proxy: sendfile").
     accel_redirect: Literal["", "x-accel-redirect", "x-sendfile"] = ""
-    accel_prefix: str = "/_pichr_objects/"
+    accel_prefix: str = Field("/_pichr_objects/", pattern=r"^/")
 
 
 class DatabaseSettings(_Section):
