@@ -19,7 +19,14 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_DATA_DIR = "./pichr-data"
 ENV_PREFIX = "PICHR_"
@@ -60,6 +67,12 @@ class ServerSettings(_Section):
     log_level: str = "INFO"
     # Validate every JSON answer against its declared model (tests; costs CPU).
     check_responses: bool = False
+    # Behind nginx/Caddy: answer /i/ with a header naming the object file and an empty
+    # body, so the proxy sends the bytes with sendfile ("" off, "x-accel-redirect" for
+    # nginx: prefix + key, "x-sendfile" for Caddy/Apache: the absolute path). Local
+    # storage only (docs/operations.md "Reverse proxy: sendfile").
+    accel_redirect: Literal["", "x-accel-redirect", "x-sendfile"] = ""
+    accel_prefix: str = Field("/_pichr_objects/", pattern=r"^/")
 
 
 class DatabaseSettings(_Section):
@@ -278,6 +291,17 @@ class Settings(_Section):
     plugins: PluginSettings = PluginSettings()
     # Free-form sections for plugins: [plugin.<name>] in TOML.
     plugin: dict[str, dict[str, Any]] = {}
+
+    @model_validator(mode="after")
+    def _accel_needs_local_files(self) -> Settings:
+        # The proxy reads the object from disk: only local storage has files to name.
+        # A ConfigError passes through pydantic unwrapped: one plain line for the operator.
+        if self.server.accel_redirect and self.storage.backend != "local":
+            raise ConfigError(
+                f"server.accel_redirect = {self.server.accel_redirect!r} needs "
+                f'storage.backend = "local" (objects as files), not {self.storage.backend!r}'
+            )
+        return self
 
     @field_validator("plans", mode="before")
     @classmethod

@@ -197,6 +197,8 @@ async def serve_image(request: Request, name: str) -> HTTPResponse:
         (counters.download if download else counters.view)(file.id)
     if rt.storage.redirects:
         return await _redirect(rt, key, mime, public, safe)
+    if rt.settings.server.accel_redirect:
+        return _accel(rt, key, mime, headers)
     start, end, status = 0, size - 1, 200
     rng = request.headers.get("range")
     if rng and _if_range_ok(request, etag):
@@ -249,6 +251,17 @@ async def _redirect(rt, key: str, mime: str, public: bool, download_name: str | 
     )
     cache = serving.redirect_cache_control(rt, public, valid_for)
     return HTTPResponse(status=302, headers={"Location": url, "Cache-Control": cache})
+
+
+def _accel(rt, key: str, mime: str, headers: dict) -> HTTPResponse:
+    """``server.accel_redirect``: the headers decided here and an empty body; the proxy
+    in front sends the object file (and answers ranges of it) with sendfile."""
+    server = rt.settings.server
+    if server.accel_redirect == "x-sendfile":
+        headers["X-Sendfile"] = str(rt.storage.root / key)
+    else:
+        headers["X-Accel-Redirect"] = server.accel_prefix.rstrip("/") + "/" + quote(key)
+    return _ImageResponse(b"", status=200, headers=headers, content_type=mime)
 
 
 def _not_modified(request: Request, etag: str, modified) -> bool:
