@@ -11,7 +11,9 @@ HTTP answer at all. So the drain is done here, as the first stop listener:
 1. the listening socket is shut down (``shutdown(SHUT_RD)``), which stops it listening in
    every process at once (the workers and the main process share one socket): a new
    connection is refused at once instead of waiting;
-2. idle keep-alive connections are closed, and busy ones will close after their answer;
+2. idle keep-alive connections are closed, busy ones will close after their answer, and
+   one still sending its request head is answered 503 at once (a slow-header client
+   would otherwise hold the drain for the whole ``graceful_timeout``);
 3. requests in flight get ``server.graceful_timeout`` seconds to finish;
 4. a request still running then, whose answer has not started, is cancelled (an upload
    releases its claim, so a retry succeeds) and answered 503 ``shutting_down`` with
@@ -78,10 +80,11 @@ def keep_stopping_workers() -> None:
     Sanic's manager sends each worker one SIGINT. A worker forked a moment before
     still has the manager's handler (it logs "Received signal SIGINT" and runs on), and
     one that has not yet set up its own handlers ignores it: measured, such a worker
-    then served on and the main process waited for it for ever (1 in ~20 SIGTERMs in
+    then served on and the main process waited for it for ever (1 in 24 SIGTERMs in
     the first 2 s). So here the manager's handler does nothing in a child, and the main
     process repeats the SIGINT every half second to workers still alive, until they
-    have all exited. A draining worker ignores the repeats (it is already stopping)."""
+    have all exited. A draining worker ignores the repeats (it is already stopping).
+    The main process's handler itself runs in a thread (see below)."""
     from sanic.worker.manager import WorkerManager
 
     if getattr(WorkerManager.shutdown_signal, "_pichr", False):
@@ -92,13 +95,53 @@ def keep_stopping_workers() -> None:
     def shutdown_signal(manager: Any, signum: int, frame: Any) -> None:
         if os.getpid() != main:  # a just-forked worker: the main process resends
             return
-        first = not manager._shutting_down
-        original(manager, signum, frame)
-        if first:
-            threading.Thread(target=_resend, args=(manager,), daemon=True).start()
+        if manager._shutting_down:  # a second signal: Sanic kills the workers
+            original(manager, signum, frame)
+            return
+        # Not here: the handler runs between two bytecodes of the main thread, which
+        # may be in the middle of a call to the multiprocessing manager that holds the
+        # workers' states; Sanic's handler makes such calls too, on the same
+        # connection, and the interrupted call then waited for ever for its answer
+        # (measured: SIGTERM just after the first /health hung the main process every
+        # time). A thread gets a connection of its own.
+        threading.Thread(target=_shut_down, args=(manager, original, signum), daemon=True).start()
 
     shutdown_signal._pichr = True  # type: ignore[attr-defined]
     WorkerManager.shutdown_signal = shutdown_signal  # type: ignore[method-assign]
+
+    # Sanic's wait for the workers' start-up acknowledgements puts back every monitor
+    # message it reads until all workers have acknowledged; once a shutdown has begun
+    # they never will (they are stopping), so it read and put back the shutdown
+    # message for ever: the main process spinning at full CPU, holding the port. A
+    # shutdown ends that wait; the monitor loop after it then reads the message.
+    all_acked = WorkerManager._all_workers_ack
+
+    def _all_workers_ack(manager: Any) -> bool:
+        if _early and not manager._shutting_down:
+            manager.shutdown_signal(_early.pop(), None)  # one that came before Sanic's handler
+        return manager._shutting_down or all_acked(manager)
+
+    WorkerManager._all_workers_ack = _all_workers_ack  # type: ignore[method-assign]
+
+    # Sanic forks the multiprocessing manager that holds the workers' states before it
+    # sets up its own signal handlers: with SIGTERM at its default, a SIGTERM to the
+    # whole process group (systemd's KillMode=control-group, kill -- -PGID) killed that
+    # process, and the main process then failed and exited 1 while its workers still
+    # drained. Until Sanic's handler replaces it here, and for good in that process, a
+    # SIGTERM is only remembered.
+    signal.signal(signal.SIGTERM, _remember)
+
+
+_early: list[int] = []
+
+
+def _remember(signum: int, frame: Any) -> None:
+    _early.append(signum)
+
+
+def _shut_down(manager: Any, original: Any, signum: int) -> None:
+    original(manager, signum, None)
+    _resend(manager)
 
 
 def _resend(manager: Any) -> None:
@@ -127,9 +170,12 @@ async def drain(graceful_timeout: float, port: int) -> None:
     _ignore_stop_signals()
     _quiet_closed_listener(loop)
     stopped = stop_listening(port)
-    conns = protocol.live_connections()
-    for conn in conns:
+    for conn in protocol.live_connections():
         _finish_then_close(conn)
+        if _receiving_head(conn):
+            # No request yet, only part of its head (a slow client, or one that began
+            # as the drain did): answered now, not waited for.
+            _cut(conn)
     log.info(
         "draining: %d listening socket(s) shut, %d request(s) in flight, up to %ss",
         stopped,
@@ -215,6 +261,11 @@ def _quiet_closed_listener(loop: asyncio.AbstractEventLoop) -> None:
 def _busy(conn: Any) -> bool:
     http = getattr(conn, "_http", None)
     return conn.transport is not None and http is not None and http.stage is not Stage.IDLE
+
+
+def _receiving_head(conn: Any) -> bool:
+    http = getattr(conn, "_http", None)
+    return conn.transport is not None and http is not None and http.stage is Stage.REQUEST
 
 
 def _finish_then_close(conn: Any) -> None:

@@ -169,3 +169,18 @@ def test_drain_lets_a_request_in_flight_finish(tmp_path: Path) -> None:
         assert r.status_code == 200 and r.content == png
     finally:
         server.stop()
+
+
+def test_sigterm_right_after_the_first_answer_exits(tmp_path: Path) -> None:
+    """The main process may still be waiting for the workers' start-up acknowledgements
+    when the first answer goes out: SIGTERM then hung it every time (Sanic's wait put
+    the shutdown message back for ever, or the handler's call to the multiprocessing
+    manager broke the one it interrupted)."""
+    for i in range(5):
+        data = tmp_path / f"data{i}"
+        server = LiveServer(data, env=server_env(data), args=["--workers", "2"]).start()
+        try:
+            server.proc.send_signal(signal.SIGTERM)
+            assert server.proc.wait(timeout=20) == 0, i
+        finally:
+            server.stop()
