@@ -84,6 +84,10 @@ class Model:
     deleted: set[str] = field(default_factory=set)  # acked deletes
     maybe_deleted: set[str] = field(default_factory=set)  # unacked deletes
     albums: dict[str, dict[str, bool | None]] = field(default_factory=dict)
+    # (album, file) pairs with changes in flight, and those whose changes overlapped:
+    # the server may have applied them in either order, so the outcome is unknown.
+    inflight: dict[tuple[str, str], int] = field(default_factory=dict)
+    overlapped: set[tuple[str, str]] = field(default_factory=set)
     pending: list[Pending] = field(default_factory=list)
     sent: dict[str, bytes] = field(default_factory=dict)  # sha256 -> every body sent
     ops: dict[str, int] = field(default_factory=dict)
@@ -239,20 +243,31 @@ def op_album(c: Client, m: Model, rng: random.Random) -> None:
             raise Violation(f"POST /albums: {r.status_code} {r.text[:300]}")
         return
     aid = rng.choice(albums)
+    pair = (aid, fid)
     with m.lock:
         add = not m.albums[aid].get(fid)
         m.albums[aid][fid] = None  # unknown until answered
-    if add:
-        r = c.call("POST", f"/api/v1/albums/{aid}/files", json={"fileIds": [fid]})
-    else:
-        r = c.call("DELETE", f"/api/v1/albums/{aid}/files/{fid}")
-    if r.status_code in (400, 404) and m.going(fid):
-        return
-    if r.status_code not in (200, 201, 204):
-        raise Violation(f"album change {aid}/{fid}: {r.status_code} {r.text[:300]}")
-    with m.lock:
-        if m.albums[aid].get(fid, False) is None:
-            m.albums[aid][fid] = add
+        m.inflight[pair] = m.inflight.get(pair, 0) + 1
+        if m.inflight[pair] > 1:
+            m.overlapped.add(pair)  # seed 151: two clients changed one pair at once
+    done = False
+    try:
+        if add:
+            r = c.call("POST", f"/api/v1/albums/{aid}/files", json={"fileIds": [fid]})
+        else:
+            r = c.call("DELETE", f"/api/v1/albums/{aid}/files/{fid}")
+        if r.status_code in (400, 404) and m.going(fid):
+            return
+        if r.status_code not in (200, 201, 204):
+            raise Violation(f"album change {aid}/{fid}: {r.status_code} {r.text[:300]}")
+        done = True
+    finally:
+        with m.lock:
+            m.inflight[pair] -= 1
+            if done and pair not in m.overlapped:
+                m.albums[aid][fid] = add
+            if not m.inflight[pair]:
+                m.overlapped.discard(pair)
 
 
 def op_variant(c: Client, m: Model, rng: random.Random) -> None:
