@@ -302,13 +302,9 @@ def start_nginx(root: Path, port: int, workers: int = 1, probe: str = "/") -> su
 
 def stop(proc: subprocess.Popen) -> None:
     """Terminate ``proc`` (nginx's master stops its workers), killing it after 10 s."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    from pichr_appliance.testing import terminate
+
+    terminate(proc)
 
 
 def have_nginx_and_wrk() -> bool:

@@ -47,6 +47,17 @@ TEST_DATABASE_PROVIDERS = {"postgres": "pichr_postgres.testing"}
 
 
 @contextlib.contextmanager
+def terminate(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """SIGTERM ``proc`` (a proxy, a helper server) and wait; SIGKILL after ``timeout``."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def headless_chromium(missing: Callable[[str], Any]) -> Iterator[Any]:
     """Debian's chromium (or ``PICHR_CHROMIUM``), headless, through Playwright for
     Python (Playwright's own browser download does not work here). ``missing(message)``

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from pichr_appliance.config import ConfigError, load_settings
-from pichr_appliance.testing import LiveServer, free_port, sample_image_bytes
+from pichr_appliance.testing import LiveServer, free_port, sample_image_bytes, terminate
 
 NGINX = "/usr/sbin/nginx"
 CADDY = "/usr/bin/caddy"
@@ -120,12 +120,7 @@ def proxy(cmd: list[str], port: int, log: Path) -> Iterator[str]:
         wait_port(port, proc, log)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc)
 
 
 @contextlib.contextmanager

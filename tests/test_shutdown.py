@@ -4,6 +4,7 @@ during the drain new connections are refused, requests in flight finish within
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -12,6 +13,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -98,16 +100,32 @@ def _stop(server: LiveServer, to_group: bool) -> None:
         server.proc.send_signal(signal.SIGTERM)
 
 
+@contextlib.contextmanager
+def _restarted(data: Path, args: list[str]) -> Iterator[LiveServer]:
+    """The server started again on ``data`` (what the drain left), stopped after."""
+    server = LiveServer(data, env=server_env(data), args=args).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _draining_upload(tmp_path: Path, graceful: int) -> tuple:
+    """A ``serve --workers 2`` with ``graceful_timeout``, an account, and a PNG upload
+    whose first 1000 body bytes are sent: (data dir, args, server, token, png, socket)."""
+    data = tmp_path / "data"
+    args = ["--workers", "2", "-s", f"server.graceful_timeout={graceful}"]
+    server = LiveServer(data, env=server_env(data), args=args).start()
+    token = _signup(server)
+    png = _noise_png()
+    return data, args, server, token, png, _start_upload(server, token, png, 1000)
+
+
 @pytest.mark.parametrize("to_group", [False, True], ids=["main", "group"])
 def test_drain_refuses_new_connections_and_answers_the_cut_upload(
     tmp_path: Path, to_group: bool
 ) -> None:
-    data = tmp_path / "data"
-    args = ["--workers", "2", "-s", "server.graceful_timeout=3"]
-    server = LiveServer(data, env=server_env(data), args=args).start()
-    token = _signup(server)
-    png = _noise_png()
-    slow = _start_upload(server, token, png, 1000)
+    data, args, server, token, png, slow = _draining_upload(tmp_path, graceful=3)
     try:
         time.sleep(0.5)
         t0 = time.monotonic()
@@ -129,8 +147,7 @@ def test_drain_refuses_new_connections_and_answers_the_cut_upload(
         slow.close()
         server.stop()
     # Nothing stranded: after a restart the same upload goes through at once.
-    server = LiveServer(data, env=server_env(data), args=args).start()
-    try:
+    with _restarted(data, args) as server:
         auth = {"Authorization": "Bearer " + token.decode()}
         r = httpx.post(
             server.url + "/api/v1/upload?filename=n.png",
@@ -140,17 +157,10 @@ def test_drain_refuses_new_connections_and_answers_the_cut_upload(
         assert r.status_code == 201, r.text
         files = httpx.get(server.url + "/api/v1/files", headers=auth).json()
         assert [f["status"] for f in files["files"]] == ["ready"]
-    finally:
-        server.stop()
 
 
 def test_drain_lets_a_request_in_flight_finish(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    args = ["--workers", "2", "-s", "server.graceful_timeout=20"]
-    server = LiveServer(data, env=server_env(data), args=args).start()
-    token = _signup(server)
-    png = _noise_png()
-    slow = _start_upload(server, token, png, 1000)
+    data, args, server, token, png, slow = _draining_upload(tmp_path, graceful=20)
     try:
         time.sleep(0.5)
         server.proc.send_signal(signal.SIGTERM)
@@ -163,12 +173,9 @@ def test_drain_lets_a_request_in_flight_finish(tmp_path: Path) -> None:
     finally:
         slow.close()
         server.stop()
-    server = LiveServer(data, env=server_env(data), args=args).start()
-    try:
+    with _restarted(data, args) as server:
         r = httpx.get(f"{server.url}/i/{file_id}")
         assert r.status_code == 200 and r.content == png
-    finally:
-        server.stop()
 
 
 def test_sigterm_right_after_the_first_answer_exits(tmp_path: Path) -> None:
