@@ -98,6 +98,9 @@ def keep_stopping_workers() -> None:
         if manager._shutting_down:  # a second signal: Sanic kills the workers
             original(manager, signum, frame)
             return
+        if getattr(manager, "_pichr_stopping", False):  # the first is under way
+            return
+        manager._pichr_stopping = True
         # Not here: the handler runs between two bytecodes of the main thread, which
         # may be in the middle of a call to the multiprocessing manager that holds the
         # workers' states; Sanic's handler makes such calls too, on the same
