@@ -9,6 +9,7 @@ from typing import Any
 from tortoise import Tortoise, connections
 from tortoise.backends.base.client import TransactionalDBClient
 from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.exceptions import IntegrityError
 from tortoise.migrations.api import migrate as tortoise_migrate
 
 from .config import ConfigError, Settings
@@ -111,6 +112,28 @@ async def init_db(settings: Settings, pm: Any = None) -> None:
     _forget_cached_sql()
     config = with_read_connection(tortoise_config(settings, pm))
     await Tortoise.init(config=config, _enable_global_fallback=True)
+
+
+async def upsert(model: Any, where: dict[str, Any], values: dict[str, Any]) -> None:
+    """Insert the row ``where`` names with ``values``, or update it if it exists.
+
+    Write statements only, not Tortoise's ``update_or_create``, a transaction that
+    reads and then writes: on SQLite, such a transaction whose snapshot another
+    connection's commit has made stale cannot take the write lock and fails at once,
+    whereas a single write statement waits up to ``database.busy_timeout_ms``."""
+    if await model.filter(**where).update(**values):
+        return
+    try:
+        await model.create(**where, **values)
+    except IntegrityError:  # made meanwhile by another request: ours is the later value
+        await model.filter(**where).update(**values)
+
+
+async def insert_if_absent(model: Any, where: dict[str, Any], values: dict[str, Any]) -> None:
+    """Insert the row ``where`` names unless it exists (``get_or_create`` without its
+    read-then-write transaction; see :func:`upsert`)."""
+    with contextlib.suppress(IntegrityError):
+        await model.create(**where, **values)
 
 
 async def close_db() -> None:

@@ -146,3 +146,62 @@ def test_a_locked_rate_limit_file_answers_503_database_busy(server, owner):
         assert_busy(httpx.get(f"{server.url}/api/v1/files", headers=owner, timeout=30))
     assert httpx.get(f"{server.url}/api/v1/files", headers=owner).status_code == 200
     assert "Traceback" not in server.output()
+
+
+def test_an_upsert_waits_for_the_lock_instead_of_failing(tmp_path: Path) -> None:
+    """Another connection holds the write lock, has written, and commits half a second
+    later: ``db.upsert`` and ``db.insert_if_absent`` (single write statements, used for
+    variant rows, multipart parts and album entries instead of Tortoise's read-then-write
+    ``update_or_create``/``get_or_create``) wait for it and then write."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from pichr_appliance.db import database, insert_if_absent, upsert
+    from pichr_appliance.models import Variant
+    from pichr_appliance.testing import make_settings
+
+    path = tmp_path / "data" / "pichr.sqlite3"
+    url = "sqlite://" + str(path)
+    settings = make_settings(tmp_path / "data", {"database": {"url": url, "busy_timeout_ms": 5000}})
+
+    async def under_a_lock(write) -> None:
+        other = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("UPDATE variants SET bytes = bytes + 1 WHERE key = 'other'")
+            asyncio.get_running_loop().call_later(0.5, other.execute, "COMMIT")
+            await write()
+        finally:
+            await asyncio.sleep(0.6)
+            other.close()
+
+    async def scenario() -> None:
+        now = datetime.now(UTC)
+        async with database(settings):
+            await Variant.create(key="other", file_id="f", bytes=1, last_used=now)
+            row = {"file_id": "f", "bytes": 5, "last_used": now}
+            await under_a_lock(lambda: upsert(Variant, {"key": "v1"}, row))  # inserts
+            await under_a_lock(lambda: upsert(Variant, {"key": "v1"}, {**row, "bytes": 7}))
+            await under_a_lock(lambda: insert_if_absent(Variant, {"key": "v2"}, row))
+            await under_a_lock(
+                lambda: insert_if_absent(Variant, {"key": "v2"}, {**row, "bytes": 9})
+            )
+            sizes = dict(await Variant.all().values_list("key", "bytes"))
+            assert sizes == {"other": 5, "v1": 7, "v2": 5}
+
+    asyncio.run(scenario())
+
+
+def test_variant_gets_are_served_while_the_lock_is_held(server, owner):
+    """A variant's bookkeeping (its row for the disk budget, its last use) is a write;
+    a GET is not failed over it: the crash test saw 503 database_busy on variant GETs
+    while another worker's uploads held the lock."""
+    r = upload(server, owner, png(side=128, colour="purple"))
+    assert r.status_code in (200, 201), r.text
+    file_id = r.json()["id"]
+    with write_lock(server.data_dir / "pichr.sqlite3"):
+        new = httpx.get(f"{server.url}/i/{file_id}?w=64&format=webp", timeout=30)
+        assert new.status_code == 200, new.text
+        assert new.headers["content-type"] == "image/webp" and new.content[:4] == b"RIFF"
+    again = httpx.get(f"{server.url}/i/{file_id}?w=64&format=webp")
+    assert again.status_code == 200 and again.content == new.content

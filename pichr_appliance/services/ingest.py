@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from tortoise.transactions import in_transaction
 
 from .. import formats, imaging, isolation
+from ..db import insert_if_absent
 from ..errors import ApiError, bad_request, conflict, not_found
 from ..models import AlbumFile, File, Upload, User
 from ..security import file_size_and_sha256
@@ -405,4 +406,5 @@ async def classify(rt: Runtime, path: Path) -> float | None:
 async def _add_to_album(album_id: str, file: File) -> None:
     """Append the new file to the album presign named (at the end)."""
     count = await AlbumFile.filter(album_id=album_id).count()
-    await AlbumFile.get_or_create(album_id=album_id, file_id=file.id, defaults={"position": count})
+    where = {"album_id": album_id, "file_id": file.id}
+    await insert_if_absent(AlbumFile, where, {"position": count})

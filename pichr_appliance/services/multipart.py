@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from tortoise.transactions import in_transaction
 
+from ..db import upsert
 from ..errors import bad_request, conflict, not_found
 from ..models import File, Upload, UploadPart, User, is_id
 from ..schemas.common import validate
@@ -117,10 +118,10 @@ async def put_part(rt: Runtime, upload: Upload, number: Any, chunks: AsyncIterat
         raise
     old = await UploadPart.get_or_none(upload_id=upload.id, part_number=number)
     etag = md5.hexdigest()
-    await UploadPart.update_or_create(
-        upload_id=upload.id,
-        part_number=number,
-        defaults={"etag": etag, "bytes": received, "storage_key": staging},
+    await upsert(
+        UploadPart,
+        {"upload_id": upload.id, "part_number": number},
+        {"etag": etag, "bytes": received, "storage_key": staging},
     )
     if old is not None and old.storage_key != staging:
         await rt.storage.delete(old.storage_key)
