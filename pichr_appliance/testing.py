@@ -46,7 +46,6 @@ def free_port() -> int:
 TEST_DATABASE_PROVIDERS = {"postgres": "pichr_postgres.testing"}
 
 
-@contextlib.contextmanager
 def terminate(proc: subprocess.Popen, timeout: float = 10) -> None:
     """SIGTERM ``proc`` (a proxy, a helper server) and wait; SIGKILL after ``timeout``."""
     if proc.poll() is None:
@@ -58,6 +57,7 @@ def terminate(proc: subprocess.Popen, timeout: float = 10) -> None:
             proc.wait()
 
 
+@contextlib.contextmanager
 def headless_chromium(missing: Callable[[str], Any]) -> Iterator[Any]:
     """Debian's chromium (or ``PICHR_CHROMIUM``), headless, through Playwright for
     Python (Playwright's own browser download does not work here). ``missing(message)``
