@@ -24,6 +24,29 @@ class TestLocalStorage(StorageBackendContract):
         await backend.delete("uploads/x/file.bin")
         assert not (backend.root / "uploads").exists()  # empty folders tidied
 
+    async def test_a_put_survives_a_delete_tidying_its_folders_away(self, backend, monkeypatch):
+        """Between making a key's folders and the rename, another request's delete may
+        tidy them away (crash test seed 396: a 500 on a multipart part)."""
+        import os
+
+        from pichr_appliance.storage import local
+        from pichr_appliance.storage.contract import _chunks
+
+        real = os.replace
+        calls = []
+
+        def replace(src, dst):
+            if not calls:  # the first rename finds its folders gone, as in the race
+                calls.append(dst)
+                os.rmdir(os.path.dirname(dst))
+                os.rmdir(os.path.dirname(os.path.dirname(dst)))
+            return real(src, dst)
+
+        monkeypatch.setattr(local.os, "replace", replace)
+        await backend.put("multipart/upl_1/part-1", _chunks(b"part"))
+        assert calls and (backend.root / "multipart/upl_1/part-1").read_bytes() == b"part"
+        assert list(backend.tmp.iterdir()) == []
+
 
 def test_local_backend_is_registered_through_the_plugin_hook(tmp_path):
     from pichr_appliance.plugins import get_plugin_manager

@@ -6,7 +6,7 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -123,17 +123,30 @@ class LocalStorage(StorageBackend):
         # Private images too: readable by the service user only, whatever the umask.
         os.chmod(tmp, 0o600)
         if not self.fsync:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, dest)
+            self._rename_into(tmp, dest, lambda: dest.parent.mkdir(parents=True, exist_ok=True))
             return
         await asyncio.to_thread(self._place_durably, tmp, dest)
 
     def _place_durably(self, tmp: Path, dest: Path) -> None:
         # The rename is durable only once the directory entry is on disk: fsync the
         # folder after the rename, and the parent of every folder made for the key.
-        made_dirs(dest.parent, self.root)
-        os.replace(tmp, dest)
+        self._rename_into(tmp, dest, lambda: made_dirs(dest.parent, self.root))
         fsync_path(dest.parent)
+
+    @staticmethod
+    def _rename_into(tmp: Path, dest: Path, make_folders: Callable[[], None]) -> None:
+        # A delete tidies empty folders away (delete below): between making the key's
+        # folders and the rename, another request's delete may remove one of them, or
+        # a parent (the crash test: FileNotFoundError, a 500 on a multipart part). Make
+        # them again; the temporary file is still ours.
+        for attempt in range(5):
+            try:
+                make_folders()
+                os.replace(tmp, dest)
+                return
+            except FileNotFoundError:
+                if attempt == 4 or not tmp.exists():
+                    raise
 
     async def open(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         path = self._path(key)

@@ -43,6 +43,10 @@ def upload_page(page: Any, context: Any, server: Any) -> dict[str, str]:
     sign_in(context, server, user["username"])
     page.goto("/upload")
     expect(page.get_by_role("group", name="Drop zone")).to_be_visible()
+    # The view fills in what it fetches (albums, the plan) after its first paint: wait
+    # for that, so that a key pressed next goes to the element it was aimed at (the
+    # keyboard test once timed out waiting for the first file chooser in CI).
+    page.wait_for_load_state("networkidle")
     user["token"] = api_token(server, user["username"])
     return user
 
@@ -142,7 +146,13 @@ def test_drop_paste_and_pick_several_files(page: Any, context: Any, web_server: 
 def test_the_picker_opens_from_the_keyboard(page: Any, context: Any, web_server: Any) -> None:
     upload_page(page, context, web_server)
     zone = page.get_by_role("group", name="Drop zone")
+    # Playwright intercepts file choosers only once it has told the browser to; a
+    # listener from the start (and one round trip to the page) makes sure that is done
+    # before the key is pressed, or the chooser may open uncaught (1 run in ~5 here).
+    page.on("filechooser", lambda _chooser: None)
+    page.evaluate("1")
     zone.focus()
+    expect(zone).to_be_focused()
     with page.expect_file_chooser() as chooser:
         page.keyboard.press("Enter")
     assert chooser.value.is_multiple()
