@@ -64,6 +64,10 @@ class ServerSettings(_Section):
     # exempt) and in all (0: the descriptor limit less a reserve). Over: 503, closed.
     max_connections_per_address: int = Field(256, ge=0)
     max_connections: int = Field(0, ge=0)
+    # Connections the kernel queues before a worker accepts them. Sanic's default of 100
+    # overflowed when 128 clients connected at once: the rest had their SYN dropped and
+    # retried after 1 s and 3 s (bench/run_all.py p99-128). Capped by net.core.somaxconn.
+    backlog: int = Field(1024, ge=1, le=65535)
     log_level: str = "INFO"
     # Validate every JSON answer against its declared model (tests; costs CPU).
     check_responses: bool = False

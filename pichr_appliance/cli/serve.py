@@ -68,6 +68,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
         host=settings.server.host,
         port=settings.server.port,
         workers=settings.server.workers,
+        backlog=settings.server.backlog,
         motd=False,
         access_log=False,
         single_process=False,
