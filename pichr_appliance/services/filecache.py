@@ -22,6 +22,7 @@ query instead of three.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
@@ -155,6 +156,28 @@ async def _cached(rt: Runtime, file_id: str, version: int) -> Entry:
     found = rt.hotcache.get_entry(file_id)
     if found is not None and found.version == version:
         return found
+    # One load per file and version, however many requests ask meanwhile. Every commit
+    # (the view counts' flush every few seconds) makes every entry stale at once; with
+    # a load per request, 128 connections queued 128 loads behind one read connection
+    # and each waited for a turn of a busy loop: a 1.5-5 s stall of the whole worker
+    # every flush (bench/run_all.py p99-128).
+    key = (file_id, version)
+    loading = rt.hotcache.loading
+    task = loading.get(key)
+    if task is None:
+        task = loading[key] = asyncio.ensure_future(_load_and_keep(rt, file_id, version))
+        task.add_done_callback(lambda t: _finished(loading, key, t))
+    # shield: a client that goes away cancels its own wait, not the others' load.
+    return await asyncio.shield(task)
+
+
+def _finished(loading: dict, key: tuple[str, int], task: asyncio.Future) -> None:
+    loading.pop(key, None)
+    if not task.cancelled():
+        task.exception()  # retrieved: when every waiter left, a failure is not "unhandled"
+
+
+async def _load_and_keep(rt: Runtime, file_id: str, version: int) -> Entry:
     found = await load(file_id, version)
     rt.hotcache.put_entry(file_id, found)
     return found

@@ -30,6 +30,8 @@ class HotCache:
         # carries the database version it was loaded at and is checked against it.
         self._entries: OrderedDict[str, Any] = OrderedDict()
         self.version_probe: Any = None  # filecache's database version check, set by it
+        # Loads of entries under way, by (file id, version): one per key (filecache).
+        self.loading: dict[tuple[str, int], Any] = {}
         self._objects: OrderedDict[str, bytes] = OrderedDict()
         # Sizes of variants known to exist, so that a cached variant costs no storage
         # lookup (variants never change; they go away with their file).
