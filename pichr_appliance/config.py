@@ -68,6 +68,11 @@ class ServerSettings(_Section):
     # overflowed when 128 clients connected at once: the rest had their SYN dropped and
     # retried after 1 s and 3 s (bench/run_all.py p99-128). Capped by net.core.somaxconn.
     backlog: int = Field(1024, ge=1, le=65535)
+    # The workers' event loop. asyncio's own by default: with uvloop, one worker sending
+    # 514 KB answers to 128 connections kept some of them waiting 1.3 s at p99 (wrk
+    # time-outs over 2 s), against 80-100 ms with asyncio at the same throughput
+    # (bench/run_all.py p99-128, docs/benchmarks.md).
+    event_loop: Literal["asyncio", "uvloop"] = "asyncio"
     log_level: str = "INFO"
     # Validate every JSON answer against its declared model (tests; costs CPU).
     check_responses: bool = False

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import signal
@@ -63,6 +64,12 @@ def install_drain(app: Sanic, graceful_timeout: float, port: int) -> None:
     other ``before_server_stop`` listener is registered)."""
     # Sanic's own wait after ours: nothing is left by then, but it must not be shorter.
     app.config.GRACEFUL_SHUTDOWN_TIMEOUT = float(graceful_timeout)
+
+    @app.after_server_start
+    async def _quiet(app: Sanic) -> None:
+        # From the start, not at the drain: a sibling worker's drain shuts the listening
+        # socket they share, possibly before this worker's own drain begins.
+        _quiet_closed_listener(asyncio.get_running_loop())
 
     @app.before_server_stop
     async def _drain(app: Sanic) -> None:
@@ -171,8 +178,7 @@ async def drain(graceful_timeout: float, port: int) -> None:
     """Drain this worker's connections (the steps in the module docstring)."""
     loop = asyncio.get_running_loop()
     _ignore_stop_signals()
-    _quiet_closed_listener(loop)
-    stopped = stop_listening(port)
+    stopped = stop_listening(port, loop)
     for conn in protocol.live_connections():
         _finish_then_close(conn)
         if _receiving_head(conn):
@@ -198,11 +204,12 @@ async def drain(graceful_timeout: float, port: int) -> None:
         await asyncio.sleep(0.05)
 
 
-def stop_listening(port: int) -> int:
+def stop_listening(port: int, loop: asyncio.AbstractEventLoop | None = None) -> int:
     """Shut down every listening TCP socket of this process on ``port`` (any port when
     0), and every listening Unix socket; return how many. ``shutdown(SHUT_RD)`` of a
     listening socket ends its listening state for every descriptor of it in every
-    process, and resets connections waiting in its backlog; new ones are refused."""
+    process, and resets connections waiting in its backlog; new ones are refused.
+    ``loop`` stops watching them first."""
     count = 0
     for fd in _descriptors():
         try:
@@ -219,6 +226,10 @@ def stop_listening(port: int) -> int:
                     continue
             elif sock.family != socket.AF_UNIX:
                 continue
+            if loop is not None:
+                # asyncio's loop would otherwise find the shut socket readable on every
+                # turn and log accept()'s EINVAL each time (uvloop reports it once).
+                loop.remove_reader(fd)
             sock.shutdown(socket.SHUT_RD)
             count += 1
         except OSError:
@@ -247,11 +258,17 @@ def _ignore_stop_signals() -> None:
 
 def _quiet_closed_listener(loop: asyncio.AbstractEventLoop) -> None:
     # The shut-down listening socket wakes the loop's server, whose accept() then fails;
-    # uvloop reports that as a "Fatal error on server". It is the point of the drain.
+    # uvloop reports that as a "Fatal error on server", once. asyncio's loop raises it
+    # from its accept callback and would call that again on every turn (the socket stays
+    # readable), so the socket is no longer watched. It is the point of the drain.
     previous = loop.get_exception_handler()
 
     def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        if str(context.get("message", "")).startswith("Fatal error on server"):
+        message = str(context.get("message", ""))
+        if message.startswith("Fatal error on server"):
+            return
+        if "_accept_connection" in message and _is_einval(context.get("exception")):
+            _unwatch(loop, context.get("handle"))
             return
         if previous is not None:
             previous(loop, context)
@@ -259,6 +276,18 @@ def _quiet_closed_listener(loop: asyncio.AbstractEventLoop) -> None:
             loop.default_exception_handler(context)
 
     loop.set_exception_handler(handler)
+
+
+def _is_einval(exc: Any) -> bool:
+    return isinstance(exc, OSError) and exc.errno == errno.EINVAL
+
+
+def _unwatch(loop: asyncio.AbstractEventLoop, handle: Any) -> None:
+    # The handle is asyncio's own (callback _accept_connection, args (factory, sock, ...)).
+    args = getattr(handle, "_args", None) or ()
+    sock = args[1] if len(args) > 1 else None
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        loop.remove_reader(sock.fileno())
 
 
 def _busy(conn: Any) -> bool:

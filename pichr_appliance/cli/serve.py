@@ -119,9 +119,20 @@ def _worker_app(settings: Any, parent: int) -> Any:
     if os.getpid() != parent:
         Sanic.unregister_app(Sanic.get_app("pichr_appliance"))
     app = create_app(settings)
+    # Here, not in create_app: only a served app chooses its loop (Sanic warns when an
+    # app run by create_server, as in the tests, has it set). Always set, because
+    # Sanic's default means uvloop whenever it is installed.
+    app.config.USE_UVLOOP = settings.server.event_loop == "uvloop"
+    app.before_server_start(_say_event_loop)
     # Last, so that it runs first of the stop listeners (Sanic reverses them).
     install_drain(app, settings.server.graceful_timeout, settings.server.port)
     return app
+
+
+async def _say_event_loop(app: Any) -> None:
+    """Log which event loop this worker really runs (``server.event_loop``)."""
+    kind = type(asyncio.get_running_loop()).__module__.split(".")[0]  # asyncio, uvloop
+    logging.getLogger("pichr_appliance").info("worker %d: %s event loop", os.getpid(), kind)
 
 
 @contextlib.contextmanager
