@@ -133,7 +133,7 @@ def test_sliding_window_never_allows_twice_the_limit(tmp_path, monkeypatch):
     store = LocalRateLimitStore(make_settings(tmp_path / "d"))
 
     def hit():
-        return store._hit("k", 10, 3600, 1)
+        return store._hit("k", 10, 3600, 1, 1, [])[0]  # (key, limit, window, cost, block, back)
 
     assert all(hit().allowed for _ in range(10))
     assert not hit().allowed
