@@ -22,6 +22,7 @@ from ..services import access, filecache
 from ..services import files as files_service
 from .context import authenticate, require_actor
 from .operations import operation
+from .responses import ScrubbedResponse
 from .validation import paging, parse, parse_optional
 
 bp = Blueprint("files", url_prefix="/api/v1/files")
@@ -89,7 +90,7 @@ async def get(request: Request, file_id: str) -> HTTPResponse:
         await require_actor(request, "read")
     viewer = actor.user if actor else None
     body = await filecache.file_body(request.app.ctx.runtime, file_id, viewer)
-    return HTTPResponse(body, content_type="application/json")
+    return ScrubbedResponse(body, content_type="application/json")
 
 
 async def _own(request: Request, file_id: str, permission: str):
