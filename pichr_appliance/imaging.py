@@ -252,9 +252,8 @@ def placeholder(img: Image.Image) -> str | None:
     except (OSError, ValueError):
         return None
     w, h = small.size
-    rows = [[small.getpixel((x, y)) for x in range(w)] for y in range(h)]
     cx, cy = (4, 3) if w >= h else (3, 4)
-    return blurhash.encode(rows, components_x=cx, components_y=cy)
+    return blurhash.encode(small, cx, cy)  # closes ``small``, a copy made here
 
 
 def orient(img: Image.Image, orientation: int) -> Image.Image:
