@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pichr_appliance import hookimpl
 
 from .config import redis_config
-from .invalidation import Invalidation
 from .store import RedisRateLimitStore
+
+if TYPE_CHECKING:
+    from .invalidation import Invalidation
 
 __version__ = "0.1.0"
 log = logging.getLogger("pichr_redis")
@@ -35,6 +37,8 @@ async def startup(runtime: Any) -> None:
     config = redis_config(runtime.settings)
     if config is None:
         return
+    from .invalidation import Invalidation  # imports redis: only when configured
+
     channel = Invalidation(config, runtime.hotcache)
     await channel.start()
     _channels[runtime] = channel

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
-
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from typing import TYPE_CHECKING, Any
 
 from pichr_appliance.config import ConfigError
 from pichr_appliance.limits import Decision, MemoryRateLimitStore, RateLimitStore
 from pichr_appliance.limits.base import bucket_width
 
 from .config import require_config
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
 
 log = logging.getLogger("pichr_redis")
 
@@ -79,12 +79,20 @@ class RedisRateLimitStore(RateLimitStore):
         self.fallback = MemoryRateLimitStore(settings)
         self._last_warning = 0.0
         self.fallbacks = 0  # decisions made without Redis, for tests and metrics
+        # What a call to Redis may raise; RedisError joins at startup. redis is imported
+        # there, not with the module: an appliance that has this plugin installed but
+        # not configured does not pay for importing it (start-up time).
+        self._errors: tuple[type[BaseException], ...] = (OSError,)
 
     def _key(self, key: str) -> str:
         return f"{self.config.prefix}rl:{key}"
 
     async def startup(self) -> None:
         """Connect and check that Redis answers; a one-line ConfigError if it does not."""
+        import redis.asyncio as aioredis
+        from redis.exceptions import RedisError
+
+        self._errors = (RedisError, OSError)
         self.client = aioredis.from_url(
             self.config.url,
             socket_timeout=self.config.timeout,
@@ -92,7 +100,7 @@ class RedisRateLimitStore(RateLimitStore):
         )
         try:
             await self.client.ping()
-        except (RedisError, OSError) as exc:
+        except self._errors as exc:
             await self.client.aclose()
             self.client = None
             raise ConfigError(
@@ -125,7 +133,7 @@ class RedisRateLimitStore(RateLimitStore):
             allowed, used, reset = await self._script(
                 keys=[self._key(key)], args=[limit, window, cost, bucket_width(window)]
             )
-        except (RedisError, OSError) as exc:
+        except self._errors as exc:
             self._degraded(exc)
             return await self.fallback.hit(key, limit, window, cost)
         return Decision(bool(allowed), limit, max(0, limit - int(used)), int(reset))
@@ -135,7 +143,7 @@ class RedisRateLimitStore(RateLimitStore):
         await self.fallback.reset(key)
         try:
             await self.client.delete(self._key(key))
-        except (RedisError, OSError, AttributeError) as exc:
+        except (*self._errors, AttributeError) as exc:
             self._degraded(exc)
 
 

@@ -16,15 +16,16 @@ import logging
 import random
 import secrets
 import time
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from pichr_appliance.security import new_id
 from pichr_appliance.timeutil import iso, utcnow
 
 from .config import WebhooksConfig
 from .models import Delivery
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("pichr_webhooks")
 USER_AGENT = "pichr-appliance-webhooks/0.1"
@@ -96,6 +97,11 @@ class Worker:
     is made by exactly one of them."""
 
     def __init__(self, config: WebhooksConfig, client: httpx.AsyncClient | None = None) -> None:
+        # httpx is imported here, not with the module: an appliance with this plugin
+        # installed and no webhook configured does not pay for it (start-up time).
+        import httpx
+
+        self._http_error = httpx.HTTPError
         self.config = config
         self.holder = secrets.token_hex(8)
         self.client = client or httpx.AsyncClient(
@@ -156,7 +162,7 @@ class Worker:
             response = await self.client.post(endpoint.url, content=body, headers=headers)
             status = response.status_code
             error = "" if 200 <= status < 300 else f"HTTP {status}"
-        except httpx.HTTPError as exc:
+        except self._http_error as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         return await self._finish(row, attempts, status, error)
 
