@@ -164,16 +164,20 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 WRK = shutil.which("wrk")
 
 # The floor of what Sanic costs here: one process, the same worker count, a /health
-# route and a /json route answering the JSON document in argv[3] (when given) the way a
-# handler does, serialised per request.
+# route, a /json route answering the JSON document in argv[3] (when given, else "-")
+# the way a handler does, serialised per request, and /bytes/{name} answering a file of
+# the folder in argv[4] (when given) from memory, as a handler returning bytes does.
 BARE_APP = textwrap.dedent(
     """
     import json as _json
+    import os
     import sys
-    from sanic import Sanic, json
+    from sanic import Sanic, json, raw
 
     app = Sanic("bare")
-    DOC = _json.loads(open(sys.argv[3]).read()) if len(sys.argv) > 3 else {}
+    DOC = _json.loads(open(sys.argv[3]).read()) if sys.argv[3:4] not in ([], ["-"]) else {}
+    FILES = sys.argv[4] if len(sys.argv) > 4 else None
+    LOADED = {}
 
     @app.get("/health")
     async def health(request):
@@ -182,6 +186,12 @@ BARE_APP = textwrap.dedent(
     @app.get("/json")
     async def document(request):
         return json(DOC)
+
+    @app.get("/bytes/<name:str>")
+    async def data(request, name):
+        if name not in LOADED:
+            LOADED[name] = open(os.path.join(FILES, os.path.basename(name)), "rb").read()
+        return raw(LOADED[name], content_type="image/jpeg")
 
     if __name__ == "__main__":
         app.run(host="127.0.0.1", port=int(sys.argv[1]), workers=int(sys.argv[2]),

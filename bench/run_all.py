@@ -88,7 +88,7 @@ class Row:
     case: str
     reference: str
     target: str
-    check: Callable[[float, Result], bool]  # (median ratio, result) -> target met
+    check: Callable[[float, Result], bool | None]  # (median ratio, result) -> met; None: info
     run: Callable[[Lab], Result]
 
 
@@ -105,6 +105,7 @@ class Lab:
         self._nginx: dict[int, str] = {}
         self._files: dict[str, tuple[str, bytes]] = {}
         self._bare: str | None = None
+        self._bare_bytes: str | None = None
 
     def close(self) -> None:
         """Stop everything started."""
@@ -159,6 +160,18 @@ class Lab:
             self._stack.enter_context(_process(argv, port))
             self._bare = f"http://127.0.0.1:{port}"
         return self._bare
+
+    def bare_bytes(self) -> str:
+        """Base URL of a bare Sanic app (1 worker) answering the files of :attr:`www`
+        from memory at /bytes/{name}."""
+        if self._bare_bytes is None:
+            app = self.root / "bare.py"
+            app.write_text(BARE_APP)
+            port = free_port()
+            argv = [sys.executable, str(app), str(port), "1", "-", str(self.www)]
+            self._stack.enter_context(_process(argv, port))
+            self._bare_bytes = f"http://127.0.0.1:{port}"
+        return self._bare_bytes
 
     def alternate(self, appliance: Callable[[], float], reference: Callable[[], float]):
         """Run both ``rounds`` times, the order flipped every round; per-round lists."""
@@ -231,6 +244,21 @@ def serving(size: int, workers: int) -> Callable[[Lab], Result]:
         _same_bytes(list(urls), data)
         result = _rps_rows(lab, urls)
         result.note = f"{len(data):,} B"
+        return result
+
+    return run
+
+
+def ceiling(size: int) -> Callable[[Lab], Result]:
+    """Not the appliance: a bare Sanic handler answering the same image bytes from
+    memory against nginx, i.e. the best ratio a Sanic application can reach here."""
+
+    def run(lab: Lab) -> Result:
+        _, data = lab.image(size, 1)
+        urls = (f"{lab.bare_bytes()}/bytes/img{size}-1.jpg", f"{lab.nginx(1)}/img{size}-1.jpg")
+        _same_bytes(list(urls), data)
+        result = _rps_rows(lab, urls)
+        result.note = f"{len(data):,} B; bare Sanic in the appliance column"
         return result
 
     return run
@@ -361,6 +389,10 @@ def _given(ratio: float, result: Result) -> bool:
     return bool(result.passed)
 
 
+def _informative(ratio: float, result: Result) -> None:
+    return None  # a reference point, not a target
+
+
 def _p99_check(ratio: float, result: Result) -> bool:
     return ratio <= 5 and bool(result.passed)
 
@@ -373,6 +405,10 @@ ROWS = [
     Row("i-31k", "GET /i/{id} 31 KB", "nginx", "≥ 0.35", _at_least(0.35), serving(SMALL, 1)),
     Row("variant", "cached ?w=256 variant", "nginx, same bytes", "≥ 0.35",
         _at_least(0.35), variant),
+    Row("sanic-514k", "bare Sanic handler, 514 KB from memory", "nginx 1 worker",
+        "— (Sanic's own ceiling)", _informative, ceiling(BIG)),
+    Row("sanic-31k", "bare Sanic handler, 31 KB from memory", "nginx 1 worker",
+        "— (Sanic's own ceiling)", _informative, ceiling(SMALL)),
     Row("files-api", "GET /api/v1/files/{id}", "bare Sanic JSON handler", "≥ 0.4",
         _at_least(0.4), file_api),
     Row("p99-32", "p99 514 KB, 32 connections", "nginx p99", "≤ 5×, no time-outs",
@@ -412,7 +448,7 @@ def format_row(row: Row, result: Result, markdown: bool) -> str:
         f"{_span(result.reference, digits)} {result.unit}",
         _span(ratios, 2),
         row.target,
-        "met" if row.check(ratio, result) else "MISSED",
+        {True: "met", False: "MISSED", None: "info"}[row.check(ratio, result)],
         f"{os.getloadavg()[0]:.2f}",
         result.note,
     ]

@@ -48,8 +48,8 @@ def test_list_names_every_row_of_the_issue_table():
     assert got.returncode == 0, got.stderr
     names = [line.split()[0] for line in got.stdout.splitlines() if line.strip()]
     assert names == [
-        "i-514k", "i-514k-2w", "i-31k", "variant", "files-api", "p99-32", "p99-128",
-        "upload-500k", "upload-5m", "startup", "version",
+        "i-514k", "i-514k-2w", "i-31k", "variant", "sanic-514k", "sanic-31k", "files-api",
+        "p99-32", "p99-128", "upload-500k", "upload-5m", "startup", "version",
     ]  # fmt: skip
 
 
