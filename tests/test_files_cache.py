@@ -330,3 +330,27 @@ def test_the_cheaper_header_scrub_removes_what_sanics_does():
         HTTPResponse(b"{}", headers=headers, content_type="application/json").processed_headers
     )
     assert ours == sanic and (b"X-A", b"ab") in ours
+
+
+def test_the_database_version_is_asked_once_per_turn_of_the_loop(pichr_client, world):
+    # Handlers of one turn answer requests read in an earlier turn, so they can share
+    # one check; a commit shows from the next turn on.
+    import sqlite3
+
+    rt = pichr_client.runtime
+    if filecache._version(rt) is None:
+        pytest.skip("entries are cached only on a SQLite file")
+    path = rt.hotcache.version_probe.path
+
+    async def across_a_commit():
+        before = filecache._version(rt)
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("UPDATE files SET title = 'changed' WHERE id = ?", (world["file"],))
+        other.close()
+        same_turn = filecache._version(rt)
+        await asyncio.sleep(0)  # the next turn
+        return before, same_turn, filecache._version(rt)
+
+    before, same_turn, next_turn = pichr_client.run(across_a_commit())
+    assert same_turn == before and next_turn != before
+    assert get(pichr_client, world["file"], {}).json["title"] == "changed"
