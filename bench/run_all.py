@@ -234,6 +234,14 @@ def _rps_rows(lab: Lab, urls: tuple[str, str], connections: int = 32) -> Result:
     return Result(a, r, "req/s")
 
 
+def _same_bytes_rps(lab: Lab, urls: tuple[str, str], data: bytes, note: str) -> Result:
+    """Both URLs checked to answer ``data``, then their requests/s side by side."""
+    _same_bytes(list(urls), data)
+    result = _rps_rows(lab, urls)
+    result.note = note
+    return result
+
+
 def serving(size: int, workers: int) -> Callable[[Lab], Result]:
     """The ``GET /i/{id}`` row for an image of ``size`` bytes and ``workers`` each."""
 
@@ -241,10 +249,7 @@ def serving(size: int, workers: int) -> Callable[[Lab], Result]:
         file_id, data = lab.image(size, workers)
         base, _ = lab.appliance(workers)
         urls = (f"{base}/i/{file_id}", f"{lab.nginx(workers)}/img{size}-{workers}.jpg")
-        _same_bytes(list(urls), data)
-        result = _rps_rows(lab, urls)
-        result.note = f"{len(data):,} B"
-        return result
+        return _same_bytes_rps(lab, urls, data, f"{len(data):,} B")
 
     return run
 
@@ -256,10 +261,7 @@ def ceiling(size: int) -> Callable[[Lab], Result]:
     def run(lab: Lab) -> Result:
         _, data = lab.image(size, 1)
         urls = (f"{lab.bare_bytes()}/bytes/img{size}-1.jpg", f"{lab.nginx(1)}/img{size}-1.jpg")
-        _same_bytes(list(urls), data)
-        result = _rps_rows(lab, urls)
-        result.note = f"{len(data):,} B; bare Sanic in the appliance column"
-        return result
+        return _same_bytes_rps(lab, urls, data, f"{len(data):,} B; bare Sanic in that column")
 
     return run
 
