@@ -79,10 +79,12 @@ class _Version:
     """``PRAGMA data_version`` of a SQLite file, on a connection used for nothing else.
 
     Asked once per turn of the event loop, not per request (it was a tenth of a
-    ``GET /i/`` of 31 KB). That is as exact as asking per request: a handler runs in a
-    turn after the one that read its request from the socket (the read wakes it through
-    a future), so every request answered with this turn's value had been received before
-    the turn began, and so before the value was asked.
+    ``GET /i/`` of 31 KB). A handler runs in a turn after the one that read its request
+    from the socket (the read wakes it through a future), so a request answered with
+    this turn's value had been received before the turn began, and so before the value
+    was asked: a commit that ended before a request arrived is seen by it. The exception
+    is a request pipelined behind another on one connection, which Sanic may answer in
+    the turn that read it; it was sent before its predecessor's answer came back.
     """
 
     def __init__(self) -> None:
