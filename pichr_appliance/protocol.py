@@ -19,6 +19,8 @@ a head that falls silent. The response timeout (503 ``response_timeout``) is San
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import weakref
 from time import monotonic as current_time
 
@@ -38,6 +40,17 @@ _LIVE: weakref.WeakSet[TimeoutProtocol] = weakref.WeakSet()
 def live_connections() -> list[TimeoutProtocol]:
     """The connections this worker has open (refused ones excluded)."""
     return [conn for conn in _LIVE if conn.transport is not None]
+
+
+def _no_delay(transport) -> None:
+    """Turn Nagle's algorithm off on a TCP connection, as asyncio means to: it sets
+    ``TCP_NODELAY`` only on sockets whose ``proto`` is ``IPPROTO_TCP``, and Sanic makes
+    its listening socket without one (proto 0). With Nagle on, a body sent after its
+    headers (``api/sendfile.py``) waited for the client's delayed ACK: 40 ms a request."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class TimeoutProtocol(HttpProtocol):
@@ -62,6 +75,7 @@ class TimeoutProtocol(HttpProtocol):
             self.loop.call_later(1.0, transport.close)
             return
         self._peer = address
+        _no_delay(transport)
         super().connection_made(transport)
         _LIVE.add(self)
 
