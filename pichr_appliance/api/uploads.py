@@ -153,8 +153,9 @@ async def one_request(request: Request) -> HTTPResponse:
 
     rt = request.app.ctx.runtime
     file = await ingest.upload_stream(rt, user, body, rest())
-    album_ids = await files_service.album_ids_for([file.id], user)
-    return json(FileOut.of(rt.settings, rt.storage, file, album_ids[file.id]).dump(), 201)
+    # A new file is in the one album presign checked and the pipeline added it to, if any.
+    album_ids = [body["albumId"]] if body.get("albumId") else []
+    return json(FileOut.of(rt.settings, rt.storage, file, album_ids).dump(), 201)
 
 
 @bp.post("/finalize")

@@ -57,6 +57,7 @@ async def ingest(
     busy: str,
     length: int | None = None,
     discard_on_failure: bool = False,
+    owner: User | None = None,
 ) -> File:
     """Claim ``upload``, receive ``chunks`` and process them into a ready file.
 
@@ -64,20 +65,22 @@ async def ingest(
     the size the client announced (Content-Length), refused before any byte is read
     when it passes the declared size. On any failure the upload is released for a
     retry, or discarded with its pending file when ``discard_on_failure`` (one-step
-    uploads, whose records the caller made and nobody else can use).
+    uploads, whose records the caller made and nobody else can use). ``owner``: the
+    upload's owner when the caller has it already (else it is read).
     """
     held = claims.Claim(upload, claims.lease_seconds(rt.settings))
     await held.take(busy)  # a lease: a dead request's claim runs out (services/claims.py)
     try:
         async with held.beating():
             diskspace.check_room(rt.settings, upload.declared_bytes)  # 507 before any byte
-            owner = await User.get_or_none(id=upload.owner_id) if upload.owner_id else None
+            if owner is None or owner.id != upload.owner_id:
+                owner = await User.get_or_none(id=upload.owner_id) if upload.owner_id else None
             plan_max = uploads.plan_of(rt.settings, owner).max_file_bytes
             if length is not None and length > upload.declared_bytes:
                 raise body_too_long(upload, length > plan_max)
             path, total, sha = await receive(rt.settings, upload, plan_max, held.watch(chunks))
             held.received()
-            return await process(rt, upload, path, total, sha, held)
+            return await process(rt, upload, path, total, sha, held, owner)
     except BaseException:
         # On a full disk the database may refuse this too: the claim then runs out.
         with contextlib.suppress(Exception):
@@ -151,14 +154,11 @@ async def upload_stream(
     journals the ids there). On any failure the pending records are discarded, so a
     failed one-step upload leaves nothing behind.
     """
-    answer = await uploads.presign(rt, user, body, to_storage=False)
+    answer, upload = await uploads.create(rt, user, body, to_storage=False, one_step=True)
     if on_presigned is not None:
         await on_presigned(answer)
-    # Its client never sees the ids: a dead attempt is discarded, not kept for a retry.
-    await Upload.filter(id=answer["uploadId"]).update(one_step=True)
-    upload = await direct_upload(answer["fileId"])
     busy = "Another request is uploading this file right now"
-    return await ingest(rt, upload, chunks, busy=busy, discard_on_failure=True)
+    return await ingest(rt, upload, chunks, busy=busy, discard_on_failure=True, owner=user)
 
 
 async def file_chunks(path: Path, chunk_size: int = CHUNK) -> AsyncIterator[bytes]:
@@ -254,11 +254,17 @@ def body_too_long(upload: Upload, past_plan_max: bool) -> ApiError:
 
 
 async def process(
-    rt: Runtime, upload: Upload, path: Path, total: int, sha: str, held: claims.Claim
+    rt: Runtime,
+    upload: Upload,
+    path: Path,
+    total: int,
+    sha: str,
+    held: claims.Claim,
+    owner: User | None,
 ) -> File:
-    """Check the landed bytes, store them, and make the file ready (all or nothing)."""
+    """Check the landed bytes, store them, and make the file ready (all or nothing).
+    ``owner`` is the upload's (and so the file's) owner."""
     file = await File.get(id=upload.file_id)
-    owner = await User.get_or_none(id=file.owner_id) if file.owner_id else None
     try:
         _check_declared(upload, total, sha)
         info = await _inspect(rt.settings, file, path)

@@ -77,6 +77,21 @@ async def presign(
     With a backend that has ``direct_uploads`` on (and ``to_storage``), ``uploadUrl``
     is the backend's own presigned URL for a staging key; ``finalize`` ingests it.
     """
+    return (await create(rt, user, body, to_storage=to_storage))[0]
+
+
+async def create(
+    rt: Runtime,
+    user: User | None,
+    body: PresignRequest | dict[str, Any],
+    *,
+    to_storage: bool = True,
+    one_step: bool = False,
+) -> tuple[dict[str, Any], Upload]:
+    """:func:`presign`'s answer and the upload record it made. ``one_step`` marks an
+    upload whose bytes follow in the same request (its client never sees the ids, so
+    a dead attempt is discarded, not kept for a retry); the record is made with the
+    mark, and returned, so that the request reads neither back (issue 18)."""
     settings = rt.settings
     if user is None and not settings.uploads.allow_anonymous:
         raise ApiError(401, "unauthorized", "Sign in to upload (anonymous uploads are off)")
@@ -85,7 +100,7 @@ async def presign(
     diskspace.check_room(settings, fields["bytes"])  # 507 before any record or byte
     await _check_album(user, body.albumId)
     to_bucket = to_storage and rt.storage.direct_uploads
-    upload = await _create_records(settings, user, fields, body.albumId, to_bucket)
+    upload = await _create_records(settings, user, fields, body.albumId, to_bucket, one_step)
     if to_bucket:
         url = await rt.storage.presign_put(
             bucket_key(upload.id),
@@ -94,7 +109,7 @@ async def presign(
         )
     else:
         url = upload_url(rt, upload.file_id)
-    return Presign(
+    answer = Presign(
         uploadId=upload.id,
         uploadUrl=url,
         fileId=upload.file_id,
@@ -102,6 +117,7 @@ async def presign(
         expiresAt=iso(upload.expires_at),
         message=PRESIGN_MESSAGE_BUCKET if to_bucket else PRESIGN_MESSAGE_DIRECT,
     ).dump()
+    return answer, upload
 
 
 # What the presign answer's ``message`` tells the client to do: with local storage the
@@ -158,7 +174,12 @@ async def _check_album(user: User | None, album_id: Any) -> None:
 
 
 async def _create_records(
-    settings: Any, user: User | None, f: dict[str, Any], album_id: str | None, to_bucket: bool
+    settings: Any,
+    user: User | None,
+    f: dict[str, Any],
+    album_id: str | None,
+    to_bucket: bool,
+    one_step: bool = False,
 ) -> Upload:
     """The pending file and its upload record, together or not at all."""
     stale = timedelta(hours=settings.uploads.stale_upload_hours)
@@ -188,6 +209,7 @@ async def _create_records(
             mime=f["mime"],
             expires_at=utcnow() + stale,
             album_id=album_id,
+            one_step=one_step,
         )
 
 
