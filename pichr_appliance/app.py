@@ -12,7 +12,7 @@ from sanic import Sanic
 from . import __version__, web
 from .api import BLUEPRINTS
 from .api.gotrue_errors import as_gotrue
-from .api.middleware import Cors, HttpRateLimits, SameSite, install_middleware
+from .api.middleware import CheckedRequest, Cors, HttpRateLimits, SameSite, install_middleware
 from .api.operations import check_response
 from .config import Settings
 from .errors import exception_handler
@@ -32,7 +32,7 @@ def create_app(
     ``plugins``: extra plugin objects to register, for tests."""
     _set_up_logging(settings)
     rt = build_runtime(settings, plugins)
-    app = Sanic(name)
+    app = Sanic(name, request_class=CheckedRequest)  # malformed heads: 400
     _configure_sanic(app, settings)
     _set_context(app, rt)
     for bp in [*BLUEPRINTS, *web.blueprints(settings)]:
