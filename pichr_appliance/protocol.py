@@ -45,8 +45,8 @@ def live_connections() -> list[TimeoutProtocol]:
 def _no_delay(transport) -> None:
     """Turn Nagle's algorithm off on a TCP connection, as asyncio means to: it sets
     ``TCP_NODELAY`` only on sockets whose ``proto`` is ``IPPROTO_TCP``, and Sanic makes
-    its listening socket without one (proto 0). With Nagle on, a body sent after its
-    headers (``api/sendfile.py``) waited for the client's delayed ACK: 40 ms a request."""
+    its listening socket without one (proto 0). With Nagle on, an answer written in
+    pieces (head, then body) waited for the client's delayed ACK: 40 ms a request."""
     sock = transport.get_extra_info("socket")
     if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
         with contextlib.suppress(OSError):
