@@ -7,6 +7,7 @@ plist (``<!DOCTYPE plist``) in APP13, XMP packets in APP1, "<3 my cat" in a comm
 
 import io
 import os
+import re
 import struct
 import tracemalloc
 import zipfile
@@ -198,3 +199,23 @@ def test_the_scan_streams(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 2_000_000, peak
+
+
+def test_markup_between_the_scans_of_a_progressive_jpeg_is_found(tmp_path):
+    # The walk skips each scan's entropy-coded data (stuffed FF 00, restart markers,
+    # many 64 KiB windows) to the next marker: a comment before a scan in the middle, far
+    # from both ends of the file, is still read, and the file without it passes.
+    img = Image.frombytes("RGB", (600, 600), os.urandom(600 * 600 * 3))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=95, progressive=True, restart_marker_blocks=4)
+    data = buf.getvalue()
+    scans = [m.start() for m in re.finditer(rb"\xff\xda", data)]  # never inside a scan
+    middle = min(scans, key=lambda i: abs(i - len(data) // 2))  # a scan near the middle
+    assert middle > 2 * 65_536 and len(data) - middle > 2 * 65_536
+    assert data.count(b"\xff\x00") > 100 and data.count(b"\xff\xd3") > 10
+    comment = segment(0xFE, b"<div onclick=alert(1)>")
+    evil = data[:middle] + comment + data[middle:]
+    assert check(tmp_path, data, "plain.jpg").width == 600
+    with pytest.raises(imaging.ImageRejected) as refused:
+        check(tmp_path, evil, "evil.jpg")
+    assert refused.value.code == "polyglot"
