@@ -103,6 +103,22 @@ def with_read_connection(config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def read_connection() -> Any:
+    """The connection hot read paths send their one prepared statement to: SQLite's
+    read connection, else ``default`` (PostgreSQL's pool, in-memory SQLite)."""
+    try:
+        return connections.get(READ)
+    except Exception:  # no read connection configured
+        return connections.get("default")
+
+
+def placeholders(conn: Any, count: int) -> list[str]:
+    """The ``count`` parameter markers of ``conn``'s dialect: ``?`` or ``$1..$n``."""
+    if conn.capabilities.dialect == "sqlite":
+        return ["?"] * count
+    return [f"${n}" for n in range(1, count + 1)]
+
+
 async def init_db(settings: Settings, pm: Any = None) -> None:
     """Open the ORM for this process (on SQLite with a read connection of its own).
 

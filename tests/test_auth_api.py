@@ -156,6 +156,28 @@ def test_logout_revokes_at_once(pichr_client, pichr_user):
     assert r.status == 401
 
 
+def test_an_ended_session_refuses_its_access_token(pichr_client):
+    # The token itself is still valid for an hour; the session row decides. Each
+    # account answers /me while its session is live, then 401 once it is past its
+    # expiry, or revoked (by anything, not only logout).
+    from datetime import UTC, datetime, timedelta
+
+    from pichr_appliance.models import Session
+
+    for change in (
+        {"expires_at": datetime.now(UTC) - timedelta(seconds=1)},
+        {"revoked_at": datetime.now(UTC), "revoked_reason": "admin"},
+    ):
+        account = pichr_client.signup()
+        h = account["headers"]
+        me = pichr_client.get("/api/v1/auth/me", headers=h)
+        assert me.status == 200 and me.json["user"]["id"] == account["user"]["id"]
+        sid = jwt.decode(account["session"]["access_token"], options={"verify_signature": False})
+        pichr_client.run(Session.filter(id=sid["sid"]).update(**change))
+        r = pichr_client.get("/api/v1/auth/me", headers=h)
+        assert r.status == 401 and r.json["code"] == "invalid_token", change
+
+
 def test_jwt_hardening(pichr_client, pichr_user):
     token = pichr_user["session"]["access_token"]
     claims = jwt.decode(token, options={"verify_signature": False})

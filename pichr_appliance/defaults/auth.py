@@ -9,7 +9,6 @@ from typing import Any
 from .. import hookimpl
 from ..api.context import Actor, check_enabled
 from ..errors import unauthorized
-from ..models import User
 from ..security import looks_like_api_key
 from ..services import api_keys, sessions
 from ..timeutil import utcnow
@@ -41,9 +40,9 @@ async def _bearer_actor(runtime: Any, header: str) -> Actor:
     if looks_like_api_key(token):
         return await _api_key_actor(token)
     claims = runtime.tokens.decode_access(token)
-    if claims is None or not await sessions.active_session(claims.session_id, claims.user_id):
-        raise unauthorized("Invalid or expired token", "invalid_token")
-    user = await User.get_or_none(id=claims.user_id)
+    user = None
+    if claims is not None:
+        user = await sessions.session_user(claims.session_id, claims.user_id)
     if user is None:
         raise unauthorized("Invalid or expired token", "invalid_token")
     check_enabled(user)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from sanic.response import json
 from tortoise import connections
 
-from ..db import READ
+from ..db import READ, placeholders, read_connection
 from ..errors import not_found
 from ..models import File, User, is_id
 from ..schemas.files import FileOut
@@ -135,14 +135,6 @@ class _Version:
         self.conn = None
 
 
-def _read_connection() -> Any:
-    """The connection reads go to: SQLite's read connection, else ``default``."""
-    try:
-        return connections.get(READ)
-    except Exception:  # no read connection configured (PostgreSQL, in-memory SQLite)
-        return connections.get("default")
-
-
 def _sqlite_path() -> str | None:
     try:
         conn = connections.get(READ)
@@ -154,8 +146,8 @@ def _sqlite_path() -> str | None:
 
 async def load(file_id: str, version: Any = None) -> Entry:
     """The entry of ``file_id`` from the database, in one query (an absent file too)."""
-    conn = _read_connection()
-    param = "?" if conn.capabilities.dialect == "sqlite" else "$1"
+    conn = read_connection()
+    (param,) = placeholders(conn, 1)
     columns = _columns()
     cols = ", ".join(f'f."{c}"' for c in columns)
     rows = await conn.execute_query_dict(_SQL.format(cols=cols, param=param), [file_id])

@@ -7,6 +7,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from ..db import placeholders, read_connection
 from ..errors import ApiError, unauthorized
 from ..models import RefreshToken, Session, User
 from ..security import Tokens, new_id, new_refresh_token, sha256_hex
@@ -107,11 +108,25 @@ async def last_sign_in(user_id: str) -> Any:
     return row.created_at if row is not None else None
 
 
-async def active_session(session_id: str, user_id: str) -> bool:
-    """Whether an access token's session is still live (logout revokes at once)."""
-    return await Session.filter(
-        id=session_id, user_id=user_id, revoked_at=None, expires_at__gt=utcnow()
-    ).exists()
+# The user of a live session, in one statement on the read connection. Through the
+# ORM this was two queries and 580 us of CPU per request with an access token (a
+# join by select_related: 930 us); raw, it is a fraction of that (issue 18).
+_SESSION_USER = (
+    "SELECT {cols} FROM sessions s JOIN users u ON u.id = s.user_id"
+    " WHERE s.id = {p[0]} AND s.user_id = {p[1]} AND s.revoked_at IS NULL"
+    " AND s.expires_at > {p[2]}"
+)
+
+
+async def session_user(session_id: str, user_id: str) -> User | None:
+    """The user of an access token's session while that session is live (logout
+    revokes at once), else None. Every request with an access token asks this."""
+    conn = read_connection()
+    columns = tuple(User._meta.fields_db_projection.values())
+    cols = ", ".join(f'u."{c}"' for c in columns)
+    sql = _SESSION_USER.format(cols=cols, p=placeholders(conn, 3))
+    rows = await conn.execute_query_dict(sql, [session_id, user_id, utcnow()])
+    return User._init_from_db(**rows[0]) if rows else None
 
 
 async def end_session_of_refresh_token(refresh_token: str, reason: str = "logout") -> None:
