@@ -119,6 +119,21 @@ def placeholders(conn: Any, count: int) -> list[str]:
     return [f"${n}" for n in range(1, count + 1)]
 
 
+def select_list(model: Any, alias: str, prefix: str = "") -> str:
+    """Every column of ``model`` from table ``alias``, each named ``prefix + column``,
+    for a hand-written SELECT whose rows :func:`from_row` turns back into instances.
+    Known only once Tortoise is initialised (foreign keys add their ``*_id`` then)."""
+    names = model._meta.fields_db_projection.values()
+    return ", ".join(f'{alias}."{c}" AS "{prefix}{c}"' for c in names)
+
+
+def from_row(model: Any, row: dict[str, Any], prefix: str = "") -> Any:
+    """The ``model`` instance of a row selected with :func:`select_list` (values
+    converted as the ORM converts them: dates, JSON, booleans)."""
+    names = model._meta.fields_db_projection.values()
+    return model._init_from_db(**{c: row[prefix + c] for c in names})
+
+
 async def init_db(settings: Settings, pm: Any = None) -> None:
     """Open the ORM for this process (on SQLite with a read connection of its own).
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..db import from_row, placeholders, read_connection, select_list
 from ..errors import bad_request, not_found
 from ..models import ApiKey, User, is_id
 from ..schemas.common import validate
@@ -67,11 +68,27 @@ async def revoke_key(user: User, key_id: str) -> None:
         raise not_found("API key")
 
 
+# A live key and its user, in one statement on the read connection: every request with
+# an API key asks it, and through the ORM (select_related) it cost about 0.9 ms of CPU.
+_KEY_USER = (
+    "SELECT {key}, {user} FROM api_keys k JOIN users u ON u.id = k.user_id"
+    " WHERE k.key_hash = {p[0]} AND k.revoked_at IS NULL"
+    " AND (k.expires_at IS NULL OR k.expires_at > {p[1]})"
+)
+
+
 async def resolve_key(secret: str) -> ApiKey | None:
-    """The live key for a presented secret (lookup by its sha256), else None."""
-    key = await ApiKey.get_or_none(key_hash=sha256_hex(secret)).select_related("user")
-    if key is None or key.revoked_at is not None:
+    """The live key for a presented secret (lookup by its sha256), with its ``user``,
+    else None (unknown, revoked or expired)."""
+    conn = read_connection()
+    sql = _KEY_USER.format(
+        key=select_list(ApiKey, "k", "k_"),
+        user=select_list(User, "u", "u_"),
+        p=placeholders(conn, 2),
+    )
+    rows = await conn.execute_query_dict(sql, [sha256_hex(secret), utcnow()])
+    if not rows:
         return None
-    if key.expires_at is not None and key.expires_at <= utcnow():
-        return None
+    key = from_row(ApiKey, rows[0], "k_")
+    key.user = from_row(User, rows[0], "u_")
     return key

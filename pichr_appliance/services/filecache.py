@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from sanic.response import json
 from tortoise import connections
 
-from ..db import READ, placeholders, read_connection
+from ..db import READ, from_row, placeholders, read_connection, select_list
 from ..errors import not_found
 from ..models import File, User, is_id
 from ..schemas.files import FileOut
@@ -53,11 +53,6 @@ _SQL = (
     " LEFT JOIN users au ON au.id = a.owner_id"
     " WHERE f.id = {param} ORDER BY af.added_at, af.id"
 )
-
-
-def _columns() -> tuple[str, ...]:
-    # Known only once Tortoise is initialised (foreign keys add their ``*_id`` then).
-    return tuple(File._meta.fields_db_projection.values())
 
 
 class Entry:
@@ -148,13 +143,12 @@ async def load(file_id: str, version: Any = None) -> Entry:
     """The entry of ``file_id`` from the database, in one query (an absent file too)."""
     conn = read_connection()
     (param,) = placeholders(conn, 1)
-    columns = _columns()
-    cols = ", ".join(f'f."{c}"' for c in columns)
-    rows = await conn.execute_query_dict(_SQL.format(cols=cols, param=param), [file_id])
+    sql = _SQL.format(cols=select_list(File, "f"), param=param)
+    rows = await conn.execute_query_dict(sql, [file_id])
     if not rows:
         return Entry(None, False, [], version)
     first = rows[0]
-    file = File._init_from_db(**{c: first[c] for c in columns})
+    file = from_row(File, first)
     albums = [
         (r["_album_id"], r["_album_owner"], bool(r["_album_listed"]))
         for r in rows

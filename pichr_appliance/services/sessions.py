@@ -7,7 +7,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from ..db import placeholders, read_connection
+from ..db import from_row, placeholders, read_connection, select_list
 from ..errors import ApiError, unauthorized
 from ..models import RefreshToken, Session, User
 from ..security import Tokens, new_id, new_refresh_token, sha256_hex
@@ -122,11 +122,9 @@ async def session_user(session_id: str, user_id: str) -> User | None:
     """The user of an access token's session while that session is live (logout
     revokes at once), else None. Every request with an access token asks this."""
     conn = read_connection()
-    columns = tuple(User._meta.fields_db_projection.values())
-    cols = ", ".join(f'u."{c}"' for c in columns)
-    sql = _SESSION_USER.format(cols=cols, p=placeholders(conn, 3))
+    sql = _SESSION_USER.format(cols=select_list(User, "u"), p=placeholders(conn, 3))
     rows = await conn.execute_query_dict(sql, [session_id, user_id, utcnow()])
-    return User._init_from_db(**rows[0]) if rows else None
+    return from_row(User, rows[0]) if rows else None
 
 
 async def end_session_of_refresh_token(refresh_token: str, reason: str = "logout") -> None:
