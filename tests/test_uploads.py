@@ -93,12 +93,44 @@ def test_signed_url_works_without_other_credentials(pichr_client, pichr_user):
 def test_duplicates_are_flagged(pichr_client, pichr_user):
     data = sample_image_bytes("PNG", (64, 48))
     ids = []
-    for _ in range(2):
+    for _ in range(3):
         p = presign(pichr_client, pichr_user["headers"], data).json
         assert pichr_client.put(rel(p["uploadUrl"]), content=data).status == 200
         ids.append(p["fileId"])
-    second = pichr_client.run(File.get(id=ids[1]))
-    assert second.duplicate_of == ids[0]
+    second, third = (pichr_client.run(File.get(id=i)) for i in ids[1:])
+    assert second.duplicate_of == ids[0] and third.duplicate_of == ids[0]  # the earliest
+
+
+def test_near_duplicates_are_flagged_within_one_account(pichr_client, pichr_user):
+    # One picture saved twice at other qualities: other bytes, the same perceptual hash
+    # within a few bits. The earliest such file of the owner is named; another
+    # picture, or the same one in another account, is no duplicate.
+    import io
+
+    from PIL import Image, ImageDraw
+
+    picture = Image.new("RGB", (160, 120), "white")
+    ImageDraw.Draw(picture).rectangle((20, 10, 90, 100), fill="navy")
+
+    def jpeg(image, quality):
+        buf = io.BytesIO()
+        image.save(buf, "JPEG", quality=quality)
+        return buf.getvalue()
+
+    def upload(data, headers):
+        p = presign(pichr_client, headers, data, mime="image/jpeg", filename="p.jpg").json
+        assert pichr_client.put(rel(p["uploadUrl"]), content=data).status == 200
+        return pichr_client.run(File.get(id=p["fileId"]))
+
+    h = pichr_user["headers"]
+    first, again, later = (upload(jpeg(picture, q), h) for q in (90, 60, 40))
+    assert len({first.sha256, again.sha256, later.sha256}) == 3
+    assert first.duplicate_of is None
+    assert again.duplicate_of == first.id and later.duplicate_of == first.id
+    other = picture.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    assert upload(jpeg(other, 90), h).duplicate_of is None
+    stranger = pichr_client.signup()
+    assert upload(jpeg(picture, 90), stranger["headers"]).duplicate_of is None
 
 
 def test_presign_bad_input(pichr_client, pichr_user):

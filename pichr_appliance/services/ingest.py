@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from tortoise.transactions import in_transaction
 
 from .. import formats, imaging, isolation
-from ..db import insert_if_absent
+from ..db import insert_if_absent, placeholders, read_connection
 from ..errors import ApiError, bad_request, conflict, not_found
 from ..models import AlbumFile, File, Upload, User
 from ..security import file_size_and_sha256
@@ -351,28 +351,33 @@ async def _check_quota(settings: Any, owner: User | None, total: int) -> None:
             raise ApiError(402, "quota_exceeded", "Storage quota exhausted")
 
 
+# Two statements on the read connection: the owner's earliest ready file with the same
+# bytes, else the last 500 perceptual hashes to compare. Through the ORM (500 rows
+# through .values()) they were a twelfth of the event loop's time per upload (issue 18).
+_SAME_BYTES = (
+    "SELECT id FROM files WHERE owner_id = {p[0]} AND sha256 = {p[1]} AND status = 'ready'"
+    " AND id <> {p[2]} ORDER BY created_at LIMIT 1"
+)
+_RECENT_PHASHES = (
+    "SELECT id, phash FROM files WHERE owner_id = {p[0]} AND status = 'ready'"
+    " AND id <> {p[1]} AND phash IS NOT NULL ORDER BY created_at DESC LIMIT 500"
+)
+
+
 async def find_duplicate(file: File, sha: str, phash: str) -> str | None:
-    """The owner's earliest ready file with the same bytes or a near-identical picture."""
+    """The owner's earliest ready file with the same bytes, else the earliest of the
+    last 500 with a near-identical picture (``NEAR_DUPLICATE_BITS``), else None."""
     if not file.owner_id:
         return None
-    same = (
-        await File.filter(owner_id=file.owner_id, sha256=sha, status="ready")
-        .exclude(id=file.id)
-        .order_by("created_at")
-        .first()
-    )
+    conn = read_connection()
+    sql = _SAME_BYTES.format(p=placeholders(conn, 3))
+    _, same = await conn.execute_query(sql, [file.owner_id, sha, file.id])
     if same:
-        return same.id
-    candidates = (
-        await File.filter(owner_id=file.owner_id, status="ready")
-        .exclude(id=file.id)
-        .exclude(phash=None)
-        .order_by("-created_at")
-        .limit(500)
-        .values("id", "phash")
-    )
-    near = [c for c in candidates if imaging.hamming(c["phash"], phash) <= NEAR_DUPLICATE_BITS]
-    return near[-1]["id"] if near else None
+        return same[0][0]
+    sql = _RECENT_PHASHES.format(p=placeholders(conn, 2))
+    _, recent = await conn.execute_query(sql, [file.owner_id, file.id])
+    near = [r[0] for r in recent if imaging.hamming(r[1], phash) <= NEAR_DUPLICATE_BITS]
+    return near[-1] if near else None
 
 
 async def _plugin_validation(rt: Runtime, owner: Any, file: File, info: Any, path: Path) -> None:
