@@ -264,7 +264,11 @@ async def process(
 ) -> File:
     """Check the landed bytes, store them, and make the file ready (all or nothing).
     ``owner`` is the upload's (and so the file's) owner."""
-    file = await File.get(id=upload.file_id)
+    # The File that uploads.create made when this request made the upload (one step),
+    # else read: nothing else knows a one-step upload's ids to change the row meanwhile.
+    file = await upload.file
+    if file is None:
+        raise not_found("File")
     try:
         _check_declared(upload, total, sha)
         info = await _inspect(rt.settings, file, path)

@@ -184,7 +184,7 @@ async def _create_records(
     """The pending file and its upload record, together or not at all."""
     stale = timedelta(hours=settings.uploads.stale_upload_hours)
     async with in_transaction("default"):
-        await File.create(
+        file = await File.create(
             id=f["id"],
             owner=user,
             title=f["title"],
@@ -201,7 +201,7 @@ async def _create_records(
         )
         return await Upload.create(
             id=new_id("upl"),
-            file_id=f["id"],
+            file=file,  # kept on the record: a one-step upload's processing reads no File
             owner=user,
             kind="bucket" if to_bucket else "direct",
             declared_bytes=f["bytes"],
