@@ -7,6 +7,11 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+# Every model sets ``_no_comments``: otherwise Tortoise reads each class's source with
+# ``inspect.getsource`` (which parses the whole module with ``ast``) to look for ``#:``
+# field comments, of which there are none. That was most of this module's import time,
+# and so of ``serve``'s start-up (issue 18).
+
 ID_MAX_LENGTH = 40  # every id column (``new_id`` makes ~20 characters)
 
 
@@ -25,6 +30,7 @@ FILE_STATUSES = ("pending", "ready", "failed", "removed")
 
 
 class User(Model):
+    _no_comments = True  # the note above the models
     id = fields.CharField(max_length=40, primary_key=True)
     email = fields.CharField(max_length=254, unique=True)  # stored lower-cased
     username = fields.CharField(max_length=32)
@@ -52,6 +58,7 @@ class User(Model):
 
 
 class Session(Model):
+    _no_comments = True  # the note above the models
     id = fields.CharField(max_length=40, primary_key=True)
     user = fields.ForeignKeyField("models.User", related_name="sessions", on_delete=fields.CASCADE)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -65,6 +72,7 @@ class Session(Model):
 
 
 class RefreshToken(Model):
+    _no_comments = True  # the note above the models
     # One row per refresh token ever issued: a token is single-use (rotation).
 
     token_hash = fields.CharField(max_length=64, primary_key=True)
@@ -80,6 +88,7 @@ class RefreshToken(Model):
 
 
 class ApiKey(Model):
+    _no_comments = True  # the note above the models
     id = fields.CharField(max_length=40, primary_key=True)
     user = fields.ForeignKeyField("models.User", related_name="api_keys", on_delete=fields.CASCADE)
     name = fields.CharField(max_length=100)
@@ -96,6 +105,7 @@ class ApiKey(Model):
 
 
 class File(Model):
+    _no_comments = True  # the note above the models
     id = fields.CharField(max_length=40, primary_key=True)
     owner = fields.ForeignKeyField(
         "models.User", related_name="files", null=True, on_delete=fields.SET_NULL
@@ -134,6 +144,7 @@ class File(Model):
 
 
 class Upload(Model):
+    _no_comments = True  # the note above the models
     id = fields.CharField(max_length=40, primary_key=True)
     file = fields.ForeignKeyField("models.File", related_name="uploads", on_delete=fields.CASCADE)
     owner = fields.ForeignKeyField(
@@ -165,6 +176,7 @@ class Upload(Model):
 
 
 class UploadPart(Model):
+    _no_comments = True  # the note above the models
     id = fields.IntField(primary_key=True)
     upload = fields.ForeignKeyField("models.Upload", related_name="parts", on_delete=fields.CASCADE)
     part_number = fields.IntField()
@@ -179,6 +191,7 @@ class UploadPart(Model):
 
 
 class Album(Model):
+    _no_comments = True  # the note above the models
     id = fields.CharField(max_length=40, primary_key=True)
     owner = fields.ForeignKeyField("models.User", related_name="albums", on_delete=fields.CASCADE)
     title = fields.CharField(max_length=200)
@@ -196,6 +209,7 @@ class Album(Model):
 
 
 class AlbumFile(Model):
+    _no_comments = True  # the note above the models
     id = fields.IntField(primary_key=True)
     album = fields.ForeignKeyField("models.Album", related_name="entries", on_delete=fields.CASCADE)
     file = fields.ForeignKeyField("models.File", related_name="entries", on_delete=fields.CASCADE)
@@ -208,6 +222,7 @@ class AlbumFile(Model):
 
 
 class Report(Model):
+    _no_comments = True  # the note above the models
     id = fields.CharField(max_length=40, primary_key=True)
     reporter = fields.ForeignKeyField(
         "models.User", related_name="reports", null=True, on_delete=fields.SET_NULL
@@ -230,6 +245,7 @@ class Report(Model):
 
 
 class AuditEntry(Model):
+    _no_comments = True  # the note above the models
     # Append-only log of moderation and administration actions.
 
     id = fields.IntField(primary_key=True)
@@ -247,6 +263,7 @@ class AuditEntry(Model):
 
 
 class Lease(Model):
+    _no_comments = True  # the note above the models
     # A named job that one process at a time may run (the sweeper): the holder renews
     # it; when the holder dies it expires and another process takes over.
 
@@ -259,6 +276,7 @@ class Lease(Model):
 
 
 class Variant(Model):
+    _no_comments = True  # the note above the models
     # A made variant (services/variant_cache.py): its size and when it was last served
     # (updated at most every ``images.variant_touch_seconds``), for the disk budget's
     # least-recently-used eviction. No foreign key: variants go with their file's prefix.

@@ -23,6 +23,9 @@ class Delivery(Model):
     that simply runs out, and the row is tried again.
     """
 
+    # No "#:" field comments to look for: without this Tortoise parses this module's
+    # source when the class is made (the core's models do the same, issue 18).
+    _no_comments = True
     id = fields.CharField(max_length=40, primary_key=True)
     event = fields.CharField(max_length=64)
     endpoint = fields.CharField(max_length=200)
