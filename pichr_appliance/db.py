@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -112,13 +113,22 @@ def read_connection() -> Any:
         return connections.get("default")
 
 
-def placeholders(conn: Any, count: int) -> list[str]:
+def placeholders(conn: Any, count: int) -> tuple[str, ...]:
     """The ``count`` parameter markers of ``conn``'s dialect: ``?`` or ``$1..$n``."""
-    if conn.capabilities.dialect == "sqlite":
-        return ["?"] * count
-    return [f"${n}" for n in range(1, count + 1)]
+    return _placeholders(conn.capabilities.dialect, count)
 
 
+@functools.cache
+def _placeholders(dialect: str, count: int) -> tuple[str, ...]:
+    if dialect == "sqlite":
+        return ("?",) * count
+    return tuple(f"${n}" for n in range(1, count + 1))
+
+
+# Cached: these statements run on every authenticated request, and building the column
+# list each time was 6-10 us of a 230 us statement. Columns are fixed once Tortoise is
+# initialised, and nothing calls this before (queries need an initialised ORM).
+@functools.cache
 def select_list(model: Any, alias: str, prefix: str = "") -> str:
     """Every column of ``model`` from table ``alias``, each named ``prefix + column``,
     for a hand-written SELECT whose rows :func:`from_row` turns back into instances.
